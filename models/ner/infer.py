@@ -1,0 +1,281 @@
+"""Python mirror of the Khulasa NER pipeline (contract steps 1-6).
+
+    words -> normalize -> pieces (<=32 per word) -> windows (half overlap)
+    -> token logits -> word logits (first/last/mean pooling)
+    -> log-softmax + IOB2-constrained Viterbi -> entities with char spans.
+
+`NerOnnx(model_dir)` runs an exported model directory with onnxruntime;
+`predict_words` takes any `logits_fn(list_of_windows_ids) -> list of [T,L]`
+so training can evaluate a torch model the same way.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from words import normalize_word, split_words  # noqa: E402
+
+LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-MISC", "I-MISC"]
+BOS, PAD, EOS = 0, 1, 2
+
+
+def word_pieces(tokenizer, norm_words, max_pieces=32):
+    """Piece ids per word: one encode call over the whole word list."""
+    if not norm_words:
+        return []
+    enc = tokenizer.encode(norm_words, is_pretokenized=True, add_special_tokens=False)
+    per = [[] for _ in norm_words]
+    for pid, wid in zip(enc.ids, enc.word_ids):
+        if wid is not None:
+            per[wid].append(pid)
+    half = max_pieces // 2
+    return [p if len(p) <= max_pieces else p[:half] + p[-half:] for p in per]
+
+
+def make_windows(counts, max_tokens=256):
+    """Word windows [(s, e)] per contract step 4."""
+    n = len(counts)
+    B = max_tokens - 2
+    if sum(counts) <= B:
+        return [(0, n)]
+    out, s = [], 0
+    while True:
+        e, tot = s, 0
+        while e < n and tot + counts[e] <= B:
+            tot += counts[e]
+            e += 1
+        if e == s:  # cannot happen with <=32 pieces per word, kept for safety
+            e = s + 1
+            tot = counts[s]
+        out.append((s, e))
+        if e == n:
+            break
+        s2 = s + 1
+        tot -= counts[s]
+        while tot > B / 2:
+            tot -= counts[s2]
+            s2 += 1
+        s = s2
+    return out
+
+
+def owners(windows, n):
+    """For each word the window where min(i-s, e-1-i) is largest (ties: earlier)."""
+    best = [-1] * n
+    bestv = [-1] * n
+    for k, (s, e) in enumerate(windows):
+        for i in range(s, e):
+            v = min(i - s, e - 1 - i)
+            if v > bestv[i]:
+                bestv[i], best[i] = v, k
+    return best
+
+
+def window_inputs(pieces, windows):
+    """Per window: token ids and, per word in the window, its token positions."""
+    out = []
+    for s, e in windows:
+        ids = [BOS]
+        pos = []
+        for i in range(s, e):
+            pos.append(list(range(len(ids), len(ids) + len(pieces[i]))))
+            ids.extend(pieces[i])
+        ids.append(EOS)
+        out.append((ids, pos))
+    return out
+
+
+def pool(tok_logits, positions, pooling):
+    if pooling == "first":
+        return tok_logits[positions[0]]
+    if pooling == "last":
+        return tok_logits[positions[-1]]
+    return tok_logits[positions].mean(axis=0)
+
+
+def log_softmax(x):
+    m = x.max(axis=-1, keepdims=True)
+    y = x - m
+    return y - np.log(np.exp(y).sum(axis=-1, keepdims=True))
+
+
+def allowed_matrix(labels=LABELS):
+    L = len(labels)
+    allow = np.ones((L, L), dtype=bool)
+    start = np.ones(L, dtype=bool)
+    for j, lj in enumerate(labels):
+        if lj.startswith("I-"):
+            start[j] = False
+            for i, li in enumerate(labels):
+                if li[2:] != lj[2:] or li == "O":
+                    allow[i, j] = False
+    return allow, start
+
+
+def viterbi(logp, transitions=None, start_transitions=None, labels=LABELS):
+    n, L = logp.shape
+    if n == 0:
+        return []
+    allow, start = allowed_matrix(labels)
+    trans = np.where(allow, 0.0, -np.inf)
+    if transitions is not None:
+        trans = trans + np.asarray(transitions, dtype=np.float64)
+    st = np.where(start, 0.0, -np.inf)
+    if start_transitions is not None:
+        st = st + np.asarray(start_transitions, dtype=np.float64)
+    score = st + logp[0]
+    back = np.zeros((n, L), dtype=np.int64)
+    for t in range(1, n):
+        cand = score[:, None] + trans  # from, to
+        back[t] = cand.argmax(axis=0)
+        score = cand.max(axis=0) + logp[t]
+    path = [int(score.argmax())]
+    for t in range(n - 1, 0, -1):
+        path.append(int(back[t, path[-1]]))
+    return path[::-1]
+
+
+def decode(word_logits, cfg_k=None, labels=LABELS):
+    """Word logits [n,L] -> list of (label_type, i, j, score) word ranges."""
+    cfg_k = cfg_k or {}
+    logp = log_softmax(np.asarray(word_logits, dtype=np.float64))
+    path = viterbi(logp, cfg_k.get("transitions"), cfg_k.get("start_transitions"), labels)
+    tags = [labels[k] for k in path]
+    ents, i, n = [], 0, len(tags)
+    while i < n:
+        if tags[i].startswith("B-"):
+            typ = tags[i][2:]
+            j = i + 1
+            while j < n and tags[j] == "I-" + typ:
+                j += 1
+            sc = float(np.mean([np.exp(logp[k, path[k]]) for k in range(i, j)]))
+            ents.append((typ, i, j, sc))
+            i = j
+        else:
+            i += 1
+    return ents
+
+
+def text_words(text):
+    """Service words of `text`: (orig spans, normalized strings) of the non-empty ones."""
+    spans, norm = [], []
+    for s, e in split_words(text):
+        w = normalize_word(text[s:e])
+        if w:
+            spans.append((s, e))
+            norm.append(w)
+    return spans, norm
+
+
+def word_logits_many(tokenizer, docs_norm_words, logits_fn, poolings, max_tokens=256,
+                     max_pieces=32):
+    """Word logits for many docs; logits_fn(list of id lists) -> list of arrays [T, H, L]
+    (H = number of heads, matching `poolings`)."""
+    jobs = []  # (doc, window index)
+    metas = []
+    all_ids = []
+    for d, words in enumerate(docs_norm_words):
+        pieces = word_pieces(tokenizer, words, max_pieces)
+        wins = make_windows([len(p) for p in pieces], max_tokens) if words else []
+        inputs = window_inputs(pieces, wins)
+        metas.append((wins, owners(wins, len(words)), inputs))
+        for k, (ids, _) in enumerate(inputs):
+            jobs.append((d, k))
+            all_ids.append(ids)
+    outs = logits_fn(all_ids) if all_ids else []
+    by = {}
+    for (d, k), o in zip(jobs, outs):
+        by[(d, k)] = o
+    results = []
+    for d, words in enumerate(docs_norm_words):
+        wins, own, inputs = metas[d]
+        per_head = []
+        for h, pooling in enumerate(poolings):
+            wl = np.zeros((len(words), len(LABELS)), dtype=np.float32)
+            for i in range(len(words)):
+                k = own[i]
+                s = wins[k][0]
+                wl[i] = pool(by[(d, k)][:, h, :], inputs[k][1][i - s], pooling)
+            per_head.append(wl)
+        results.append(per_head)
+    return results
+
+
+class NerOnnx:
+    def __init__(self, model_dir, model_file="model.onnx", threads=2):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.cfg = json.load(open(os.path.join(model_dir, "config.json"), encoding="utf-8"))
+        self.k = self.cfg.get("khulasa", {})
+        self.labels = [self.cfg["id2label"][str(i)] for i in range(len(self.cfg["id2label"]))]
+        assert self.labels == LABELS, self.labels
+        self.tok = Tokenizer.from_file(os.path.join(model_dir, "tokenizer.json"))
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+        self.sess = ort.InferenceSession(os.path.join(model_dir, model_file), so,
+                                         providers=["CPUExecutionProvider"])
+        self.pooling = self.k.get("word_pooling", "first")
+        self.max_tokens = int(self.k.get("max_tokens", 256))
+        self.max_pieces = int(self.k.get("max_pieces_per_word", 32))
+
+    def logits_fn(self, all_ids, batch=8):
+        order = sorted(range(len(all_ids)), key=lambda i: len(all_ids[i]))
+        outs = [None] * len(all_ids)
+        for b in range(0, len(order), batch):
+            idx = order[b : b + batch]
+            T = max(len(all_ids[i]) for i in idx)
+            ids = np.full((len(idx), T), PAD, dtype=np.int64)
+            mask = np.zeros((len(idx), T), dtype=np.int64)
+            for r, i in enumerate(idx):
+                ids[r, : len(all_ids[i])] = all_ids[i]
+                mask[r, : len(all_ids[i])] = 1
+            lg = self.sess.run(["logits"], {"input_ids": ids, "attention_mask": mask})[0]
+            for r, i in enumerate(idx):
+                outs[i] = lg[r, : len(all_ids[i])][:, None, :]
+        return outs
+
+    def predict(self, texts):
+        """texts -> list of [ {label,start,end,score,text} ]"""
+        words = [text_words(t) for t in texts]
+        wl = word_logits_many(self.tok, [w[1] for w in words], self.logits_fn, [self.pooling],
+                              self.max_tokens, self.max_pieces)
+        out = []
+        for t, (spans, _), per_head in zip(texts, words, wl):
+            ents = []
+            for typ, i, j, sc in decode(per_head[0], self.k, self.labels):
+                s, e = spans[i][0], spans[j - 1][1]
+                ents.append({"label": typ, "start": s, "end": e, "score": sc, "text": t[s:e]})
+            out.append(ents)
+        return out
+
+
+def prf(gold, pred, labels=("PER", "LOC", "ORG", "MISC")):
+    """gold/pred: lists (per sentence) of sets of (label, start, end)."""
+    res = {}
+    tp_all = fp_all = fn_all = 0
+    for lab in labels:
+        tp = fp = fn = 0
+        for g, p in zip(gold, pred):
+            gs = {x for x in g if x[0] == lab}
+            ps = {x for x in p if x[0] == lab}
+            tp += len(gs & ps)
+            fp += len(ps - gs)
+            fn += len(gs - ps)
+        res[lab] = _prf(tp, fp, fn)
+        tp_all, fp_all, fn_all = tp_all + tp, fp_all + fp, fn_all + fn
+    res["micro"] = _prf(tp_all, fp_all, fn_all)
+    return res
+
+
+def _prf(tp, fp, fn):
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return {"precision": round(100 * p, 2), "recall": round(100 * r, 2), "f1": round(100 * f, 2),
+            "support": tp + fn}

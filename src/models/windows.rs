@@ -1,0 +1,105 @@
+//! Splitting a long word sequence into overlapping model windows.
+//!
+//! Windows are cut at word boundaries, so no word is ever split; each word is
+//! then read from the window where it sits farthest from an edge, which gives
+//! it the most context and means no entity is cut or counted twice.
+
+use std::ops::Range;
+
+/// Plans windows over words with `piece_counts[i]` pieces each so that no
+/// window holds more than `budget` pieces (a single word larger than the
+/// budget gets a window of its own). Consecutive windows overlap by about
+/// half the budget.
+pub fn plan(piece_counts: &[usize], budget: usize) -> Vec<Range<usize>> {
+    let n = piece_counts.len();
+    let budget = budget.max(1);
+    let mut windows = Vec::new();
+    let mut start = 0;
+    while start < n {
+        let mut end = start;
+        let mut pieces = 0;
+        while end < n && pieces + piece_counts[end] <= budget {
+            pieces += piece_counts[end];
+            end += 1;
+        }
+        if end == start {
+            end = start + 1;
+            pieces = piece_counts[start];
+        }
+        windows.push(start..end);
+        if end == n {
+            break;
+        }
+        // Next window starts at the smallest s' > start whose overlap with
+        // this window holds at most half the budget.
+        let mut next = start + 1;
+        pieces -= piece_counts[start];
+        while pieces > budget / 2 && next < end {
+            pieces -= piece_counts[next];
+            next += 1;
+        }
+        start = next;
+    }
+    windows
+}
+
+/// For each of `n_words` words, the index of the window it is read from: the
+/// one where `min(i - start, end - 1 - i)` is largest, the earlier on ties.
+pub fn owners(windows: &[Range<usize>], n_words: usize) -> Vec<usize> {
+    let mut owner = vec![0; n_words];
+    let mut best: Vec<Option<usize>> = vec![None; n_words];
+    for (w, range) in windows.iter().enumerate() {
+        for i in range.clone() {
+            let margin = (i - range.start).min(range.end - 1 - i);
+            if best[i].is_none_or(|b| margin > b) {
+                best[i] = Some(margin);
+                owner[i] = w;
+            }
+        }
+    }
+    owner
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn everything_fits_in_one_window() {
+        assert_eq!(plan(&[1, 2, 3], 10), vec![0..3]);
+        assert_eq!(plan(&[], 10), Vec::<Range<usize>>::new());
+    }
+
+    #[test]
+    fn windows_cover_all_words_with_half_overlap() {
+        let counts = vec![1; 10];
+        let w = plan(&counts, 4);
+        assert_eq!(w, vec![0..4, 2..6, 4..8, 6..10]);
+        for r in &w {
+            assert!(counts[r.clone()].iter().sum::<usize>() <= 4);
+        }
+    }
+
+    #[test]
+    fn oversized_word_gets_its_own_window() {
+        let w = plan(&[2, 9, 2], 4);
+        assert_eq!(w.first(), Some(&(0..1)));
+        assert!(w.contains(&(1..2)));
+        assert_eq!(w.last().map(|r| r.end), Some(3));
+    }
+
+    #[test]
+    fn each_word_is_read_where_it_has_most_context() {
+        let windows = vec![0..4, 2..6, 4..8, 6..10];
+        let o = owners(&windows, 10);
+        // Word 3: margin 0 in window 0, 1 in window 1 → window 1.
+        assert_eq!(o[3], 1);
+        // Word 0 only appears in window 0; word 9 only in the last.
+        assert_eq!(o[0], 0);
+        assert_eq!(o[9], 3);
+        // Every word is owned by a window that contains it.
+        for (i, &w) in o.iter().enumerate() {
+            assert!(windows[w].contains(&i));
+        }
+    }
+}

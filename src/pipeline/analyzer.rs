@@ -1,0 +1,225 @@
+//! The analyzer: the loaded models and the per-article flow through them.
+
+use std::{
+    ops::Range,
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
+
+use crate::{
+    models::{
+        Manifest, ModelError, ModelKind, Runtime, SentenceEncoder, SessionLayout, TokenClassifier,
+    },
+    tasks::{
+        entities::{self, EntitySpan, LabelScheme},
+        summarize::Scorer,
+    },
+    text::{self, Segmenter},
+};
+
+use super::request::{ArticleRequest, Limits};
+
+/// The models found in a models directory.
+pub struct ModelSet {
+    pub encoder: SentenceEncoder,
+    pub entities: Option<(TokenClassifier, LabelScheme)>,
+}
+
+impl ModelSet {
+    /// Loads every model directory under `models_dir` (each holding a
+    /// `manifest.json`): exactly one sentence encoder is required; a token
+    /// classifier is optional.
+    pub fn load(
+        runtime: &Runtime,
+        models_dir: &Path,
+        layout: SessionLayout,
+    ) -> Result<Self, ModelError> {
+        let mut encoders = Vec::new();
+        let mut classifiers = Vec::new();
+        let entries = std::fs::read_dir(models_dir)
+            .map_err(|e| ModelError::dir(models_dir, format!("cannot list models: {e}")))?;
+        let mut dirs: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.join("manifest.json").is_file())
+            .collect();
+        dirs.sort();
+        for dir in dirs {
+            match Manifest::read(&dir)?.kind {
+                ModelKind::SentenceEmbedding => encoders.push(dir),
+                ModelKind::TokenClassification => classifiers.push(dir),
+            }
+        }
+        let encoder_dir = match encoders.as_slice() {
+            [one] => one,
+            [] => {
+                return Err(ModelError::dir(
+                    models_dir,
+                    "no sentence-embedding model (run `make models`)",
+                ))
+            }
+            many => {
+                return Err(ModelError::dir(
+                    models_dir,
+                    format!("several sentence-embedding models: {many:?}; keep one"),
+                ))
+            }
+        };
+        let encoder = SentenceEncoder::load(runtime, encoder_dir, layout)?;
+        let entities = match classifiers.as_slice() {
+            [] => None,
+            [one] => {
+                let classifier = TokenClassifier::load(runtime, one, layout)?;
+                let scheme = LabelScheme::parse(classifier.labels());
+                Some((classifier, scheme))
+            }
+            many => {
+                return Err(ModelError::dir(
+                    models_dir,
+                    format!("several token-classification models: {many:?}; keep one"),
+                ))
+            }
+        };
+        Ok(ModelSet { encoder, entities })
+    }
+
+    pub fn manifests(&self) -> Vec<&Manifest> {
+        std::iter::once(self.encoder.manifest())
+            .chain(self.entities.as_ref().map(|(c, _)| c.manifest()))
+            .collect()
+    }
+}
+
+/// Time spent in each stage of one article.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StageTimings {
+    pub language: Duration,
+    pub segment: Duration,
+    pub embed: Duration,
+    pub rank: Duration,
+    pub entities: Duration,
+}
+
+/// Summary sentences as byte ranges of the article, in article order.
+#[derive(Debug, Clone, Default)]
+pub struct SummaryResult {
+    pub sentences: Vec<(Range<usize>, f32)>,
+    /// Sentences the article was segmented into.
+    pub article_sentences: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    pub language: String,
+    pub summary: Option<SummaryResult>,
+    pub entities: Option<Vec<EntitySpan>>,
+    pub timings: StageTimings,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyzeError {
+    #[error("no entity model is loaded; ask for TASK_SUMMARY only")]
+    NoEntityModel,
+    #[error(transparent)]
+    Model(#[from] ModelError),
+}
+
+pub struct Analyzer {
+    models: ModelSet,
+    limits: Limits,
+    segmenter: Segmenter,
+    scorer: Scorer,
+}
+
+impl Analyzer {
+    pub fn new(models: ModelSet, limits: Limits) -> Self {
+        Analyzer {
+            models,
+            limits,
+            segmenter: Segmenter::default(),
+            scorer: Scorer::default(),
+        }
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    pub fn models(&self) -> &ModelSet {
+        &self.models
+    }
+
+    pub fn has_entity_model(&self) -> bool {
+        self.models.entities.is_some()
+    }
+
+    /// Analyzes one article. Blocking.
+    pub fn analyze(&self, request: &ArticleRequest) -> Result<Analysis, AnalyzeError> {
+        let text = request.text.as_str();
+        let mut timings = StageTimings::default();
+        if request.tasks.entities && self.models.entities.is_none() {
+            return Err(AnalyzeError::NoEntityModel);
+        }
+
+        let started = Instant::now();
+        let language = match &request.language {
+            Some(hint) => hint.clone(),
+            None => text::lang::detect(text).unwrap_or("und").to_string(),
+        };
+        timings.language = started.elapsed();
+
+        let summary = if request.tasks.summary {
+            Some(self.summarize(request, &mut timings)?)
+        } else {
+            None
+        };
+
+        let entities = match (&self.models.entities, request.tasks.entities) {
+            (Some((classifier, scheme)), true) => {
+                let started = Instant::now();
+                let found = entities::find(classifier, scheme, text)?;
+                timings.entities = started.elapsed();
+                Some(found)
+            }
+            _ => None,
+        };
+
+        Ok(Analysis {
+            language,
+            summary,
+            entities,
+            timings,
+        })
+    }
+
+    fn summarize(
+        &self,
+        request: &ArticleRequest,
+        timings: &mut StageTimings,
+    ) -> Result<SummaryResult, ModelError> {
+        let text = request.text.as_str();
+        let started = Instant::now();
+        let sentences = self.segmenter.sentences(text);
+        timings.segment = started.elapsed();
+
+        let started = Instant::now();
+        let pieces: Vec<&str> = sentences.iter().map(|r| &text[r.clone()]).collect();
+        let embeddings = self.models.encoder.embed(&pieces)?;
+        timings.embed = started.elapsed();
+
+        let started = Instant::now();
+        let char_lens: Vec<usize> = pieces.iter().map(|s| s.chars().count()).collect();
+        let chosen = self
+            .scorer
+            .summarize(&embeddings, &char_lens, &request.length);
+        timings.rank = started.elapsed();
+
+        Ok(SummaryResult {
+            sentences: chosen
+                .into_iter()
+                .map(|c| (sentences[c.index].clone(), c.score))
+                .collect(),
+            article_sentences: sentences.len(),
+        })
+    }
+}

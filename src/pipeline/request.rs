@@ -1,0 +1,165 @@
+//! A validated request: once an [`ArticleRequest`] exists, its text is
+//! non-empty and within limits, its summary options are coherent and it asks
+//! for at least one task.
+
+use crate::{
+    tasks::summarize::{InvalidRatio, SummaryLength},
+    text,
+};
+
+/// Server-side limits a request must respect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest accepted article, in Unicode code points.
+    pub max_article_chars: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_article_chars: 200_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    Summary,
+    Entities,
+}
+
+/// Which tasks to run; never empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskSet {
+    pub summary: bool,
+    pub entities: bool,
+}
+
+impl TaskSet {
+    pub const ALL: TaskSet = TaskSet {
+        summary: true,
+        entities: true,
+    };
+
+    /// An empty list means every task.
+    pub fn from_requested(tasks: &[Task]) -> Self {
+        if tasks.is_empty() {
+            return TaskSet::ALL;
+        }
+        TaskSet {
+            summary: tasks.contains(&Task::Summary),
+            entities: tasks.contains(&Task::Entities),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum InvalidRequest {
+    #[error("text is empty or only whitespace")]
+    EmptyText,
+    #[error("text is {chars} characters long; the limit is {limit} characters")]
+    TextTooLong { chars: usize, limit: usize },
+    #[error(transparent)]
+    Ratio(#[from] InvalidRatio),
+    #[error("unknown task {0}; known tasks are TASK_SUMMARY (1) and TASK_ENTITIES (2)")]
+    UnknownTask(i32),
+    #[error("language hint {0:?} is not a BCP-47 tag such as \"ar\" or \"en-US\"")]
+    Language(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct ArticleRequest {
+    pub id: String,
+    pub text: String,
+    /// The client's language hint, normalized; `None` means detect.
+    pub language: Option<String>,
+    pub length: SummaryLength,
+    pub tasks: TaskSet,
+}
+
+impl ArticleRequest {
+    pub fn new(
+        id: String,
+        text: String,
+        language_hint: &str,
+        length: SummaryLength,
+        tasks: TaskSet,
+        limits: &Limits,
+    ) -> Result<Self, InvalidRequest> {
+        if text.trim().is_empty()
+            || text
+                .chars()
+                .all(|c| c.is_whitespace() || text::is_stripped(c))
+        {
+            return Err(InvalidRequest::EmptyText);
+        }
+        // Cheap bound first: a string never has more chars than bytes.
+        if text.len() > limits.max_article_chars {
+            let chars = text.chars().count();
+            if chars > limits.max_article_chars {
+                return Err(InvalidRequest::TextTooLong {
+                    chars,
+                    limit: limits.max_article_chars,
+                });
+            }
+        }
+        let language = match language_hint.trim() {
+            "" => None,
+            hint => Some(
+                text::lang::normalize_hint(hint)
+                    .map_err(|_| InvalidRequest::Language(hint.to_string()))?,
+            ),
+        };
+        Ok(ArticleRequest {
+            id,
+            text,
+            language,
+            length,
+            tasks,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(text: &str, limit: usize) -> Result<ArticleRequest, InvalidRequest> {
+        ArticleRequest::new(
+            "id".into(),
+            text.into(),
+            "",
+            SummaryLength::default(),
+            TaskSet::ALL,
+            &Limits {
+                max_article_chars: limit,
+            },
+        )
+    }
+
+    #[test]
+    fn rejects_empty_and_whitespace() {
+        assert_eq!(req("", 10).unwrap_err(), InvalidRequest::EmptyText);
+        assert_eq!(
+            req(" \n\t\u{200f} ", 10).unwrap_err(),
+            InvalidRequest::EmptyText
+        );
+    }
+
+    #[test]
+    fn limit_counts_code_points_not_bytes() {
+        // 5 Arabic letters are 10 bytes but 5 characters.
+        assert!(req("سلامع", 5).is_ok());
+        assert_eq!(
+            req("سلامعل", 5).unwrap_err(),
+            InvalidRequest::TextTooLong { chars: 6, limit: 5 }
+        );
+    }
+
+    #[test]
+    fn empty_task_list_means_all() {
+        assert_eq!(TaskSet::from_requested(&[]), TaskSet::ALL);
+        let only = TaskSet::from_requested(&[Task::Entities]);
+        assert!(only.entities && !only.summary);
+    }
+}

@@ -1,0 +1,273 @@
+//! Named entities: words → per-word label scores (the token classifier) →
+//! a valid IOB2 path (Viterbi) → entity spans on the original text.
+
+use std::ops::Range;
+
+use crate::{
+    models::{token_classifier::Transitions, ModelError, TokenClassifier},
+    text,
+};
+
+/// One entity, as a byte range of the original text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntitySpan {
+    pub bytes: Range<usize>,
+    pub label: String,
+    /// Mean probability of the entity's word labels.
+    pub score: f32,
+}
+
+/// An IOB2 tag with its entity type as an index into [`LabelScheme::types`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tag {
+    Outside,
+    Begin(usize),
+    Inside(usize),
+}
+
+/// The model's labels parsed into IOB2 tags.
+#[derive(Debug, Clone)]
+pub struct LabelScheme {
+    tags: Vec<Tag>,
+    types: Vec<String>,
+}
+
+impl LabelScheme {
+    /// Parses labels such as `O`, `B-PER`, `I-LOC`. ANERcorp's `PERS` is
+    /// reported as `PER`. Anything else is treated as `O`.
+    pub fn parse<S: AsRef<str>>(labels: &[S]) -> Self {
+        let mut types: Vec<String> = Vec::new();
+        let mut type_index = |name: &str| {
+            let name = if name == "PERS" { "PER" } else { name };
+            match types.iter().position(|t| t == name) {
+                Some(i) => i,
+                None => {
+                    types.push(name.to_string());
+                    types.len() - 1
+                }
+            }
+        };
+        let tags = labels
+            .iter()
+            .map(|l| match l.as_ref().split_once('-') {
+                Some(("B", t)) if !t.is_empty() => Tag::Begin(type_index(t)),
+                Some(("I", t)) if !t.is_empty() => Tag::Inside(type_index(t)),
+                _ => Tag::Outside,
+            })
+            .collect();
+        LabelScheme { tags, types }
+    }
+
+    pub fn tags(&self) -> &[Tag] {
+        &self.tags
+    }
+
+    pub fn types(&self) -> &[String] {
+        &self.types
+    }
+
+    /// IOB2: `I-X` may only continue `B-X` or `I-X`.
+    fn allowed(&self, prev: Option<usize>, next: usize) -> bool {
+        match self.tags[next] {
+            Tag::Inside(t) => matches!(
+                prev.map(|p| self.tags[p]),
+                Some(Tag::Begin(u) | Tag::Inside(u)) if u == t
+            ),
+            _ => true,
+        }
+    }
+}
+
+/// The highest-scoring label sequence that is valid IOB2, given per-word
+/// log-probabilities and optional learned transitions.
+pub fn viterbi(
+    log_probs: &[Vec<f32>],
+    scheme: &LabelScheme,
+    transitions: Option<&Transitions>,
+) -> Vec<usize> {
+    let n_labels = scheme.tags.len();
+    if log_probs.is_empty() || n_labels == 0 {
+        return Vec::new();
+    }
+    let trans = |from: usize, to: usize| transitions.map_or(0.0, |t| t.scores[from][to]);
+    let mut score: Vec<f32> = (0..n_labels)
+        .map(|l| {
+            if scheme.allowed(None, l) {
+                log_probs[0][l]
+                    + transitions
+                        .and_then(|t| t.start.as_ref())
+                        .map_or(0.0, |s| s[l])
+            } else {
+                f32::NEG_INFINITY
+            }
+        })
+        .collect();
+    let mut back: Vec<Vec<usize>> = Vec::with_capacity(log_probs.len());
+    for word in &log_probs[1..] {
+        let mut next = vec![f32::NEG_INFINITY; n_labels];
+        let mut from = vec![0; n_labels];
+        for to in 0..n_labels {
+            for (prev, &prev_score) in score.iter().enumerate() {
+                if !scheme.allowed(Some(prev), to) || prev_score == f32::NEG_INFINITY {
+                    continue;
+                }
+                let s = prev_score + trans(prev, to) + word[to];
+                if s > next[to] {
+                    next[to] = s;
+                    from[to] = prev;
+                }
+            }
+        }
+        score = next;
+        back.push(from);
+    }
+    let mut best = (0..n_labels)
+        .max_by(|&a, &b| score[a].total_cmp(&score[b]))
+        .unwrap_or(0);
+    let mut path = vec![best; log_probs.len()];
+    for (i, from) in back.iter().enumerate().rev() {
+        best = from[best];
+        path[i] = best;
+    }
+    path
+}
+
+/// Entity chunks (word ranges with their type index), conlleval-style: a
+/// `B-X` always opens a chunk, and so does an `I-X` that does not continue a
+/// chunk of type X.
+pub fn chunks(tags: &[Tag]) -> Vec<(Range<usize>, usize)> {
+    let mut out: Vec<(Range<usize>, usize)> = Vec::new();
+    let mut open: Option<(usize, usize)> = None; // (start, type)
+    for (i, &tag) in tags.iter().enumerate() {
+        match (tag, open) {
+            (Tag::Inside(t), Some((_, u))) if t == u => {}
+            (Tag::Begin(t) | Tag::Inside(t), _) => {
+                if let Some((start, u)) = open {
+                    out.push((start..i, u));
+                }
+                open = Some((i, t));
+            }
+            (Tag::Outside, _) => {
+                if let Some((start, u)) = open.take() {
+                    out.push((start..i, u));
+                }
+            }
+        }
+    }
+    if let Some((start, u)) = open {
+        out.push((start..tags.len(), u));
+    }
+    out
+}
+
+/// Finds the entities of `text`, with byte spans on `text` itself.
+/// Blocking (runs the model).
+pub fn find(
+    classifier: &TokenClassifier,
+    scheme: &LabelScheme,
+    text: &str,
+) -> Result<Vec<EntitySpan>, ModelError> {
+    let mut spans = Vec::new();
+    let mut forms = Vec::new();
+    for word in text::words(text) {
+        let form = text::strip(&text[word.clone()]);
+        if !form.is_empty() {
+            spans.push(word);
+            forms.push(form);
+        }
+    }
+    let log_probs = classifier.word_log_probs(&forms)?;
+    let path = viterbi(&log_probs, scheme, classifier.transitions());
+    let tags: Vec<Tag> = path.iter().map(|&l| scheme.tags[l]).collect();
+    Ok(chunks(&tags)
+        .into_iter()
+        .map(|(words, t)| {
+            let score = words
+                .clone()
+                .map(|w| log_probs[w][path[w]].exp())
+                .sum::<f32>()
+                / words.len() as f32;
+            EntitySpan {
+                bytes: spans[words.start].start..spans[words.end - 1].end,
+                label: scheme.types[t].clone(),
+                score,
+            }
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LABELS: [&str; 9] = [
+        "O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-MISC", "I-MISC",
+    ];
+
+    fn tags(s: &str) -> Vec<Tag> {
+        let scheme = LabelScheme::parse(&LABELS);
+        s.split_whitespace()
+            .map(|l| scheme.tags()[LABELS.iter().position(|x| *x == l).unwrap()])
+            .collect()
+    }
+
+    #[test]
+    fn parses_iob2_labels_and_renames_pers() {
+        let scheme = LabelScheme::parse(&["O", "B-PERS", "I-PERS", "B-LOC"]);
+        assert_eq!(scheme.types(), ["PER", "LOC"]);
+        assert_eq!(scheme.tags()[2], Tag::Inside(0));
+    }
+
+    #[test]
+    fn chunks_follow_conlleval() {
+        // B I O B
+        assert_eq!(
+            chunks(&tags("B-PER I-PER O B-LOC")),
+            vec![(0..2, 0), (3..4, 1)]
+        );
+        // An I- after O opens a chunk.
+        assert_eq!(chunks(&tags("O I-ORG I-ORG O")), vec![(1..3, 2)]);
+        // An I- of another type opens a new chunk.
+        assert_eq!(chunks(&tags("B-PER I-LOC")), vec![(0..1, 0), (1..2, 1)]);
+        // Two B- in a row are two entities.
+        assert_eq!(chunks(&tags("B-LOC B-LOC")), vec![(0..1, 1), (1..2, 1)]);
+        assert!(chunks(&tags("O O")).is_empty());
+        assert!(chunks(&[]).is_empty());
+    }
+
+    fn lp(best: &[usize]) -> Vec<Vec<f32>> {
+        best.iter()
+            .map(|&b| (0..9).map(|l| if l == b { -0.1 } else { -3.0 }).collect())
+            .collect()
+    }
+
+    #[test]
+    fn viterbi_keeps_valid_paths() {
+        let scheme = LabelScheme::parse(&LABELS);
+        assert_eq!(viterbi(&lp(&[1, 2, 0, 3]), &scheme, None), vec![1, 2, 0, 3]);
+    }
+
+    #[test]
+    fn viterbi_repairs_i_after_o() {
+        let scheme = LabelScheme::parse(&LABELS);
+        // Locally: O, I-PER → must become O, B-PER or O, O.
+        let path = viterbi(&lp(&[0, 2]), &scheme, None);
+        assert_ne!(path[1], 2);
+        // A sequence may not start with I-.
+        let path = viterbi(&lp(&[4, 4]), &scheme, None);
+        assert_ne!(path[0], 4);
+    }
+
+    #[test]
+    fn transitions_shift_the_path() {
+        let scheme = LabelScheme::parse(&LABELS);
+        let mut scores = vec![vec![0.0; 9]; 9];
+        scores[1][1] = -100.0; // B-PER B-PER forbidden
+        let t = Transitions {
+            scores,
+            start: None,
+        };
+        let path = viterbi(&lp(&[1, 1]), &scheme, Some(&t));
+        assert_ne!(path, vec![1, 1]);
+    }
+}

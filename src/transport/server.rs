@@ -1,0 +1,178 @@
+//! Server lifecycle: listen at once, load and warm the models in the
+//! background (health says NOT_SERVING meanwhile), flip to SERVING, and on
+//! SIGTERM/SIGINT flip back, stop accepting and drain in-flight requests.
+
+use std::{
+    path::Path,
+    sync::{Arc, OnceLock},
+    time::Instant,
+};
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic_health::{server::HealthReporter, ServingStatus};
+
+use super::{ServerArgs, SummarizerService};
+use crate::{
+    models::{Runtime, SessionLayout},
+    pipeline::{Analyzer, Limits, ModelSet},
+    proto::{summarizer_server::SummarizerServer, FILE_DESCRIPTOR_SET},
+};
+
+const SERVICE_NAME: &str = "khulasa.v1.Summarizer";
+
+pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
+    let (health, health_service) = tonic_health::server::health_reporter();
+    set_health(&health, ServingStatus::NotServing).await;
+
+    let limits = Limits {
+        max_article_chars: args.max_article_chars,
+    };
+    let analyzer: Arc<OnceLock<Arc<Analyzer>>> = Arc::new(OnceLock::new());
+    let service = SummarizerService::new(
+        Arc::clone(&analyzer),
+        args.max_concurrent(),
+        limits,
+        args.max_message_bytes,
+        args.stream_window,
+    );
+    let summarizer = SummarizerServer::new(service)
+        .max_decoding_message_size(args.max_message_bytes)
+        .max_encoding_message_size(args.max_message_bytes.saturating_mul(4));
+
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .context("building reflection v1")?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .context("building reflection v1alpha")?;
+
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "listening");
+
+    let (load_failed_tx, load_failed) = tokio::sync::oneshot::channel::<anyhow::Error>();
+    {
+        let health = health.clone();
+        let args = args.clone();
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let loaded = tokio::task::spawn_blocking(move || load(&args, limits)).await;
+            match loaded {
+                Ok(Ok(ready)) => {
+                    let _ = analyzer.set(Arc::new(ready));
+                    set_health(&health, ServingStatus::Serving).await;
+                    tracing::info!(
+                        seconds = started.elapsed().as_secs_f64(),
+                        "models loaded and warmed; SERVING"
+                    );
+                }
+                Ok(Err(e)) => {
+                    let _ = load_failed_tx.send(e);
+                }
+                Err(e) => {
+                    let _ = load_failed_tx.send(anyhow::anyhow!("model loading panicked: {e}"));
+                }
+            }
+        });
+    }
+
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(summarizer)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+            let _ = stop_rx.await;
+        });
+    tokio::pin!(server);
+
+    tokio::select! {
+        result = &mut server => return result.context("server failed"),
+        e = async {
+            match load_failed.await {
+                Ok(e) => e,
+                // The sender is dropped once loading succeeded.
+                Err(_) => std::future::pending().await,
+            }
+        } => return Err(e.context("cannot load models")),
+        signal = shutdown_signal() => {
+            tracing::info!(signal, "shutting down: NOT_SERVING, draining in-flight requests");
+        }
+    }
+
+    set_health(&health, ServingStatus::NotServing).await;
+    let _ = stop_tx.send(());
+    match tokio::time::timeout(args.drain_deadline(), &mut server).await {
+        Ok(result) => result.context("server failed while draining")?,
+        Err(_) => tracing::warn!(
+            seconds = args.drain_seconds,
+            "drain deadline passed; exiting with requests in flight"
+        ),
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn load(args: &ServerArgs, limits: Limits) -> anyhow::Result<Analyzer> {
+    let models_dir = args.models.as_path();
+    let library = Runtime::library_path(models_dir);
+    let runtime = Runtime::load(&library)?;
+    tracing::info!(library = %runtime.library().display(), "ONNX Runtime loaded");
+    let layout = SessionLayout {
+        sessions: args.sessions.max(1),
+        intra_threads: args.intra_threads(),
+    };
+    let models = ModelSet::load(&runtime, models_dir, layout)
+        .with_context(|| format!("loading models from {}", display(models_dir)))?;
+    for m in models.manifests() {
+        tracing::info!(name = %m.name, kind = m.kind.as_str(), version = %m.version, "model ready");
+    }
+    if models.entities.is_none() {
+        tracing::warn!(
+            "no token-classification model found: TASK_ENTITIES will fail with FAILED_PRECONDITION"
+        );
+    }
+    // The runtime must outlive every session; it lives for the process.
+    std::mem::forget(runtime);
+    Ok(Analyzer::new(models, limits))
+}
+
+fn display(p: &Path) -> String {
+    p.display().to_string()
+}
+
+async fn set_health(health: &HealthReporter, status: ServingStatus) {
+    health.set_service_status("", status).await;
+    health.set_service_status(SERVICE_NAME, status).await;
+}
+
+async fn shutdown_signal() -> &'static str {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+        "SIGINT"
+    };
+    #[cfg(unix)]
+    {
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+            "SIGTERM"
+        };
+        tokio::select! { s = ctrl_c => s, s = term => s }
+    }
+    #[cfg(not(unix))]
+    ctrl_c.await
+}

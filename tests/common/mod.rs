@@ -1,0 +1,219 @@
+//! Starting the real `khulasa-server` with the real models, on an ephemeral
+//! port, for integration tests.
+#![allow(dead_code)]
+
+use std::{
+    io::{BufRead, BufReader},
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::{mpsc, Arc, Mutex, OnceLock},
+    time::{Duration, Instant},
+};
+
+use khulasa::proto::{summarizer_client::SummarizerClient, AnalyzeRequest, Task};
+use tonic::transport::Channel;
+use tonic_health::pb::{
+    health_check_response::ServingStatus, health_client::HealthClient, HealthCheckRequest,
+};
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn models_dir() -> PathBuf {
+    repo_root().join("models")
+}
+
+/// A running server process; killed on drop.
+pub struct Server {
+    child: Mutex<Child>,
+    pub addr: String,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    /// Starts the server and returns once it listens (models may still load).
+    pub fn start(extra_args: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_khulasa-server"))
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--models")
+            .arg(models_dir())
+            .args(extra_args)
+            .env("RUST_LOG", "info,ort=warn")
+            .env_remove("KHULASA_LISTEN")
+            .env_remove("KHULASA_MODELS")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start khulasa-server");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (addr_tx, addr_rx) = mpsc::channel();
+        {
+            let log = Arc::clone(&log);
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    if line.contains("listening") {
+                        if let Some(addr) = line.split("addr=").nth(1) {
+                            let _ = addr_tx
+                                .send(addr.split_whitespace().next().unwrap_or("").to_string());
+                        }
+                    }
+                    log.lock().unwrap().push(line);
+                }
+            });
+        }
+        let addr = addr_rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "server did not report its address; log: {:?}",
+                    log.lock().unwrap()
+                )
+            });
+        Server {
+            child: Mutex::new(child),
+            addr: format!("http://{addr}"),
+            log,
+        }
+    }
+
+    /// Starts the server and waits until health reports SERVING.
+    pub async fn start_serving(extra_args: &[&str]) -> Server {
+        let server = Server::start(extra_args);
+        server.wait_serving().await;
+        server
+    }
+
+    pub async fn wait_serving(&self) {
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            if let Ok(status) = self.health("").await {
+                if status == ServingStatus::Serving {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server never became SERVING; log: {:?}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn health(&self, service: &str) -> Result<ServingStatus, tonic::Status> {
+        let channel = Channel::from_shared(self.addr.clone())
+            .unwrap()
+            .connect()
+            .await
+            .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+        let resp = HealthClient::new(channel)
+            .check(HealthCheckRequest {
+                service: service.to_string(),
+            })
+            .await?;
+        Ok(ServingStatus::try_from(resp.into_inner().status).unwrap_or(ServingStatus::Unknown))
+    }
+
+    pub async fn client(&self) -> SummarizerClient<Channel> {
+        let channel = Channel::from_shared(self.addr.clone())
+            .unwrap()
+            .connect()
+            .await
+            .expect("connect");
+        SummarizerClient::new(channel)
+            .max_decoding_message_size(64 << 20)
+            .max_encoding_message_size(64 << 20)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.lock().unwrap().id()
+    }
+
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.pid().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit and returns its exit code.
+    pub fn wait_exit(&self, timeout: Duration) -> Option<i32> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.lock().unwrap().try_wait() {
+                return status.code();
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(mut child) = self.child.lock() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+static SHARED: OnceLock<Server> = OnceLock::new();
+static SHARED_PID: Mutex<Option<u32>> = Mutex::new(None);
+
+extern "C" fn kill_shared_server() {
+    if let Ok(Some(pid)) = SHARED_PID.lock().map(|p| *p) {
+        let _ = Command::new("kill")
+            .arg("-KILL")
+            .arg(pid.to_string())
+            .status();
+    }
+}
+
+/// One server shared by the tests of a test binary; it is killed when the
+/// test process exits (statics are never dropped, so an `atexit` hook does it).
+pub async fn shared_server() -> &'static Server {
+    let server = SHARED.get_or_init(|| {
+        let server = Server::start(&[]);
+        *SHARED_PID.lock().unwrap() = Some(server.pid());
+        // SAFETY: registering a plain `extern "C"` function with atexit.
+        unsafe {
+            libc::atexit(kill_shared_server);
+        }
+        server
+    });
+    server.wait_serving().await;
+    server
+}
+
+pub fn request(id: &str, text: &str) -> AnalyzeRequest {
+    AnalyzeRequest {
+        id: id.to_string(),
+        text: text.to_string(),
+        ..Default::default()
+    }
+}
+
+pub fn tasks(tasks: &[Task]) -> Vec<i32> {
+    tasks.iter().map(|&t| t as i32).collect()
+}
+
+/// Python-style slicing by code points.
+pub fn char_slice(text: &str, start: u32, end: u32) -> String {
+    text.chars()
+        .skip(start as usize)
+        .take((end - start) as usize)
+        .collect()
+}
