@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::{request, Server};
-use khulasa::proto::{AnalyzeRequest, SummaryOptions, Task};
+use khulasa::proto::{AnalyzeRequest, SummaryOptions};
 
 #[tokio::test]
 async fn sigterm_drains_an_in_flight_request_then_exits_zero() {
@@ -15,7 +15,6 @@ async fn sigterm_drains_an_in_flight_request_then_exits_zero() {
     let paragraph = include_str!("data/economy_ar.txt");
     let article = paragraph.repeat(40);
     let req = AnalyzeRequest {
-        tasks: vec![Task::Summary as i32, Task::Entities as i32],
         summary: Some(SummaryOptions {
             max_sentences: 5,
             ..Default::default()

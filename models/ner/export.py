@@ -156,13 +156,15 @@ def main():
     fp32 = os.path.join(a.work, "model_fp32.onnx")
     ids = torch.randint(5, ck["vocab"], (2, 11))
     mask = torch.ones_like(ids)
+    wrapper = Export(model, pooling).eval()
     with torch.no_grad():
-        torch.onnx.export(Export(model, pooling), (ids, mask), fp32, dynamo=False, opset_version=17,
+        torch.onnx.export(wrapper, (ids, mask), fp32, dynamo=False, opset_version=17,
                           input_names=["input_ids", "attention_mask"], output_names=["logits"],
                           dynamic_axes={"input_ids": {0: "batch", 1: "seq"},
                                         "attention_mask": {0: "batch", 1: "seq"},
                                         "logits": {0: "batch", 1: "seq"}})
-        ref = Export(model, pooling)(ids, mask).numpy()
+        wrapper.eval()
+        ref = wrapper(ids, mask).numpy()
     import onnxruntime as ort
     got = ort.InferenceSession(fp32, providers=["CPUExecutionProvider"]).run(
         ["logits"], {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})[0]

@@ -115,8 +115,8 @@ pub struct AnalysisOptions {
     #[arg(long, value_name = "R", value_parser = parse_ratio)]
     pub ratio: Option<f32>,
 
-    /// Summary: at most N characters (code points); the first chosen
-    /// sentence is kept even if longer.
+    /// Summary: at most N characters (code points); sentences that do not
+    /// fit are skipped, so the summary may be empty.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_chars: Option<u32>,
 

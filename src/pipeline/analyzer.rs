@@ -157,9 +157,10 @@ impl Analyzer {
     pub fn analyze(&self, request: &ArticleRequest) -> Result<Analysis, AnalyzeError> {
         let text = request.text.as_str();
         let mut timings = StageTimings::default();
-        if request.tasks.entities && self.models.entities.is_none() {
-            return Err(AnalyzeError::NoEntityModel);
-        }
+        let want_entities = request
+            .tasks
+            .wants_entities(self.models.entities.is_some())
+            .ok_or(AnalyzeError::NoEntityModel)?;
 
         let started = Instant::now();
         let language = match &request.language {
@@ -168,13 +169,13 @@ impl Analyzer {
         };
         timings.language = started.elapsed();
 
-        let summary = if request.tasks.summary {
+        let summary = if request.tasks.wants_summary() {
             Some(self.summarize(request, &mut timings)?)
         } else {
             None
         };
 
-        let entities = match (&self.models.entities, request.tasks.entities) {
+        let entities = match (&self.models.entities, want_entities) {
             (Some((classifier, scheme)), true) => {
                 let started = Instant::now();
                 let found = entities::find(classifier, scheme, text)?;
@@ -209,9 +210,13 @@ impl Analyzer {
 
         let started = Instant::now();
         let char_lens: Vec<usize> = pieces.iter().map(|s| s.chars().count()).collect();
+        let word_counts: Vec<usize> = pieces
+            .iter()
+            .map(|s| s.split_whitespace().count())
+            .collect();
         let chosen = self
             .scorer
-            .summarize(&embeddings, &char_lens, &request.length);
+            .summarize(&embeddings, &char_lens, &word_counts, &request.length);
         timings.rank = started.elapsed();
 
         Ok(SummaryResult {

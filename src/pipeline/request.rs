@@ -28,34 +28,50 @@ pub enum Task {
     Entities,
 }
 
-/// Which tasks to run; never empty.
+/// Which tasks to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TaskSet {
-    pub summary: bool,
-    pub entities: bool,
+pub enum TaskSet {
+    /// No task named: every task the loaded models can do.
+    All,
+    /// Exactly these (at least one is true); asking for a task whose model
+    /// is not loaded is an error.
+    Only { summary: bool, entities: bool },
 }
 
 impl TaskSet {
-    pub const ALL: TaskSet = TaskSet {
-        summary: true,
-        entities: true,
-    };
+    pub const ALL: TaskSet = TaskSet::All;
 
     /// An empty list means every task.
     pub fn from_requested(tasks: &[Task]) -> Self {
         if tasks.is_empty() {
-            return TaskSet::ALL;
+            return TaskSet::All;
         }
-        TaskSet {
+        TaskSet::Only {
             summary: tasks.contains(&Task::Summary),
             entities: tasks.contains(&Task::Entities),
+        }
+    }
+
+    pub fn wants_summary(self) -> bool {
+        matches!(self, TaskSet::All | TaskSet::Only { summary: true, .. })
+    }
+
+    /// Whether entities are wanted, given whether an entity model is loaded;
+    /// `None` when they were asked for explicitly and no model can give them.
+    pub fn wants_entities(self, model_loaded: bool) -> Option<bool> {
+        match self {
+            TaskSet::All => Some(model_loaded),
+            TaskSet::Only {
+                entities: false, ..
+            } => Some(false),
+            TaskSet::Only { entities: true, .. } => model_loaded.then_some(true),
         }
     }
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum InvalidRequest {
-    #[error("text is empty or only whitespace")]
+    #[error("text is empty or only whitespace (invisible format characters count as whitespace)")]
     EmptyText,
     #[error("text is {chars} characters long; the limit is {limit} characters")]
     TextTooLong { chars: usize, limit: usize },
@@ -86,11 +102,7 @@ impl ArticleRequest {
         tasks: TaskSet,
         limits: &Limits,
     ) -> Result<Self, InvalidRequest> {
-        if text.trim().is_empty()
-            || text
-                .chars()
-                .all(|c| c.is_whitespace() || text::is_stripped(c))
-        {
+        if text::is_blank(&text) {
             return Err(InvalidRequest::EmptyText);
         }
         // Cheap bound first: a string never has more chars than bytes.
@@ -160,6 +172,9 @@ mod tests {
     fn empty_task_list_means_all() {
         assert_eq!(TaskSet::from_requested(&[]), TaskSet::ALL);
         let only = TaskSet::from_requested(&[Task::Entities]);
-        assert!(only.entities && !only.summary);
+        assert!(!only.wants_summary());
+        assert_eq!(only.wants_entities(true), Some(true));
+        assert_eq!(only.wants_entities(false), None);
+        assert_eq!(TaskSet::All.wants_entities(false), Some(false));
     }
 }

@@ -7,6 +7,10 @@ use std::num::NonZeroUsize;
 /// Sentences in a summary when the request sets no length.
 pub const DEFAULT_SENTENCES: usize = 3;
 
+/// Sentences shorter than this many words (bylines, datelines, captions)
+/// are only used when the article has too few longer ones.
+pub const MIN_SUMMARY_WORDS: usize = 4;
+
 /// A summary length request, already validated.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct SummaryLength {
@@ -105,12 +109,13 @@ pub struct Chosen {
 }
 
 impl Scorer {
-    /// Picks sentences given their L2-normalized embeddings and lengths in
-    /// code points. Returns them in article order.
+    /// Picks sentences given their L2-normalized embeddings, their lengths in
+    /// code points and in words. Returns them in article order.
     pub fn summarize(
         &self,
         embeddings: &[Vec<f32>],
         char_lens: &[usize],
+        word_counts: &[usize],
         length: &SummaryLength,
     ) -> Vec<Chosen> {
         let n = embeddings.len();
@@ -126,11 +131,31 @@ impl Scorer {
             })
             .collect();
         let budget = length.sentence_budget(n);
-        let mut chosen = self.mmr(&scores, &similarity, char_lens, budget, length.max_chars());
+        let mut chosen = Vec::with_capacity(budget);
+        // Full sentences first; short ones only if they are still needed.
+        let full: Vec<bool> = word_counts
+            .iter()
+            .map(|&w| w >= MIN_SUMMARY_WORDS)
+            .collect();
+        let short: Vec<bool> = full.iter().map(|f| !f).collect();
+        for available in [full, short] {
+            self.mmr(
+                &scores,
+                &similarity,
+                char_lens,
+                budget,
+                length.max_chars(),
+                available,
+                &mut chosen,
+            );
+        }
         chosen.sort_by_key(|c| c.index);
         chosen
     }
 
+    /// Adds sentences among `available` to `chosen` by maximal marginal
+    /// relevance until the budget is met.
+    #[allow(clippy::too_many_arguments)]
     fn mmr(
         &self,
         scores: &[f32],
@@ -138,11 +163,12 @@ impl Scorer {
         char_lens: &[usize],
         budget: usize,
         max_chars: Option<usize>,
-    ) -> Vec<Chosen> {
+        mut available: Vec<bool>,
+        chosen: &mut Vec<Chosen>,
+    ) {
         let n = scores.len();
-        let mut chosen: Vec<Chosen> = Vec::with_capacity(budget);
-        let mut used_chars = 0usize;
-        let mut available = vec![true; n];
+        let mut used_chars: usize = chosen.iter().map(|c| char_lens[c.index]).sum::<usize>()
+            + chosen.len().saturating_sub(1);
         while chosen.len() < budget {
             let mut best: Option<(usize, f32)> = None;
             for i in (0..n).filter(|&i| available[i]) {
@@ -168,7 +194,6 @@ impl Scorer {
                 score: scores[i],
             });
         }
-        chosen
     }
 }
 
@@ -311,8 +336,12 @@ mod tests {
             unit(&[0.1, 0.0, 1.0]),
         ];
         let lens = vec![10; 5];
-        let chosen =
-            Scorer::default().summarize(&e, &lens, &SummaryLength::new(2, 0.0, 0).unwrap());
+        let chosen = Scorer::default().summarize(
+            &e,
+            &lens,
+            &[10; 5],
+            &SummaryLength::new(2, 0.0, 0).unwrap(),
+        );
         let idx: Vec<usize> = chosen.iter().map(|c| c.index).collect();
         assert_eq!(idx.len(), 2);
         assert!(idx.windows(2).all(|w| w[0] < w[1]));
@@ -324,8 +353,12 @@ mod tests {
         let e: Vec<Vec<f32>> = (0..6).map(|i| unit(&[1.0, i as f32, 0.5])).collect();
         let lens = vec![40, 10, 25, 10, 60, 5];
         for limit in [1, 5, 9, 10, 21, 50, 200] {
-            let chosen =
-                Scorer::default().summarize(&e, &lens, &SummaryLength::new(0, 0.0, limit).unwrap());
+            let chosen = Scorer::default().summarize(
+                &e,
+                &lens,
+                &[5; 6],
+                &SummaryLength::new(0, 0.0, limit).unwrap(),
+            );
             let used: usize = chosen.iter().map(|c| lens[c.index]).sum::<usize>()
                 + chosen.len().saturating_sub(1);
             assert!(used <= limit as usize, "limit {limit}: used {used}");
@@ -334,8 +367,12 @@ mod tests {
 
     #[test]
     fn single_sentence_article() {
-        let chosen =
-            Scorer::default().summarize(&[unit(&[1.0, 0.0])], &[12], &SummaryLength::default());
+        let chosen = Scorer::default().summarize(
+            &[unit(&[1.0, 0.0])],
+            &[12],
+            &[2],
+            &SummaryLength::default(),
+        );
         assert_eq!(
             chosen,
             vec![Chosen {
@@ -343,5 +380,26 @@ mod tests {
                 score: 1.0
             }]
         );
+    }
+
+    #[test]
+    fn short_lines_are_used_only_when_needed() {
+        // Sentence 0 is a byline: first, but only two words.
+        let e: Vec<Vec<f32>> = (0..4).map(|i| unit(&[1.0, i as f32 * 0.3, 0.2])).collect();
+        let words = [2, 12, 15, 9];
+        let pick = |k| {
+            Scorer::default()
+                .summarize(
+                    &e,
+                    &[30; 4],
+                    &words,
+                    &SummaryLength::new(k, 0.0, 0).unwrap(),
+                )
+                .iter()
+                .map(|c| c.index)
+                .collect::<Vec<_>>()
+        };
+        assert!(!pick(3).contains(&0));
+        assert_eq!(pick(4), vec![0, 1, 2, 3]);
     }
 }

@@ -13,3 +13,9 @@ pub use normalize::{is_stripped, strip, Normalized};
 pub use offsets::CharOffsets;
 pub use segment::{sentences, Segmenter};
 pub use words::words;
+
+/// True when `text` holds nothing but whitespace and invisible format
+/// characters (bidi marks, ZWSP, BOM): nothing a reader would see.
+pub fn is_blank(text: &str) -> bool {
+    text.chars().all(chars::is_space)
+}
