@@ -14,32 +14,10 @@ use super::record::{EntityRecord, InfoRecord, SuccessRecord};
 const RESET: &str = "\x1b[0m";
 const BOLD: &str = "\x1b[1m";
 
-/// Byte offset of every code point of a text, plus the text's length, so
-/// code-point spans can be sliced in O(1).
-struct CharOffsets<'a> {
-    text: &'a str,
-    offsets: Vec<usize>,
-}
-
-impl<'a> CharOffsets<'a> {
-    fn new(text: &'a str) -> Self {
-        let offsets = text
-            .char_indices()
-            .map(|(b, _)| b)
-            .chain(std::iter::once(text.len()))
-            .collect();
-        CharOffsets { text, offsets }
-    }
-
-    /// `text[start..end]` in code points, if that is a valid range.
-    fn slice(&self, start: u32, end: u32) -> Option<&'a str> {
-        if start > end {
-            return None;
-        }
-        let s = *self.offsets.get(start as usize)?;
-        let e = *self.offsets.get(end as usize)?;
-        self.text.get(s..e)
-    }
+/// `text[start..end]` by the response's byte offsets, if they are a valid
+/// range of this text (`str::get` checks bounds and char boundaries).
+fn byte_slice(text: &str, start: u32, end: u32) -> Option<&str> {
+    text.get(start as usize..end as usize)
 }
 
 /// ANSI colour (SGR foreground) of an entity label.
@@ -56,7 +34,6 @@ fn label_color(label: &str) -> &'static str {
 /// The full text report of `analyze`: language, numbered summary sentences
 /// with spans, the article with entities marked, and an entity table.
 pub fn analysis(rec: &SuccessRecord, text: &str, entities_requested: bool, color: bool) -> String {
-    let chars = CharOffsets::new(text);
     let mut out = String::new();
     let (b, r) = if color { (BOLD, RESET) } else { ("", "") };
 
@@ -78,8 +55,7 @@ pub fn analysis(rec: &SuccessRecord, text: &str, entities_requested: bool, color
             if n == 1 { "" } else { "s" }
         );
         for (i, s) in summary.sentences.iter().enumerate() {
-            let sentence = chars
-                .slice(s.start, s.end)
+            let sentence = byte_slice(text, s.byte_start, s.byte_end)
                 .map(str::trim)
                 .unwrap_or("<span outside the text>");
             let _ = writeln!(
@@ -104,7 +80,7 @@ pub fn analysis(rec: &SuccessRecord, text: &str, entities_requested: bool, color
             legend.insert(0, "labels:".into());
             let _ = writeln!(out, "{}", legend.join(" "));
         }
-        let _ = writeln!(out, "{}", highlight(&chars, &rec.entities, color));
+        let _ = writeln!(out, "{}", highlight(text, &rec.entities, color));
 
         let _ = writeln!(out, "\n{b}Entities{r} ({})", rec.entities.len());
         if !rec.entities.is_empty() {
@@ -128,19 +104,19 @@ pub fn analysis(rec: &SuccessRecord, text: &str, entities_requested: bool, color
 /// The article with each entity marked: coloured when `color`, otherwise
 /// `[text](LABEL)`. Overlapping or out-of-range entities are left unmarked
 /// (they are still in the table).
-fn highlight(chars: &CharOffsets<'_>, entities: &[EntityRecord], color: bool) -> String {
+fn highlight(text: &str, entities: &[EntityRecord], color: bool) -> String {
     let mut sorted: Vec<&EntityRecord> = entities.iter().collect();
-    sorted.sort_by_key(|e| (e.start, std::cmp::Reverse(e.end)));
-    let n = (chars.offsets.len() - 1) as u32;
-    let mut out = String::with_capacity(chars.text.len() + 16 * entities.len());
+    sorted.sort_by_key(|e| (e.byte_start, std::cmp::Reverse(e.byte_end)));
+    let mut out = String::with_capacity(text.len() + 16 * entities.len());
     let mut cursor = 0u32;
     for e in sorted {
-        if e.start < cursor || e.start >= e.end || e.end > n {
+        if e.byte_start < cursor || e.byte_start >= e.byte_end {
             continue;
         }
-        let (Some(before), Some(span)) =
-            (chars.slice(cursor, e.start), chars.slice(e.start, e.end))
-        else {
+        let (Some(before), Some(span)) = (
+            byte_slice(text, cursor, e.byte_start),
+            byte_slice(text, e.byte_start, e.byte_end),
+        ) else {
             continue;
         };
         out.push_str(before);
@@ -149,9 +125,9 @@ fn highlight(chars: &CharOffsets<'_>, entities: &[EntityRecord], color: bool) ->
         } else {
             let _ = write!(out, "[{span}]({})", e.label);
         }
-        cursor = e.end;
+        cursor = e.byte_end;
     }
-    out.push_str(chars.slice(cursor, n).unwrap_or(""));
+    out.push_str(text.get(cursor as usize..).unwrap_or(""));
     out.trim_end().to_string()
 }
 
@@ -240,14 +216,23 @@ mod tests {
 
     const TEXT: &str = "زار محمد القاهرة أمس. وعاد اليوم.";
 
+    /// Byte offset of code point `i` of TEXT (past the end for i > len).
+    fn byte(i: u32) -> u32 {
+        TEXT.char_indices()
+            .map(|(b, _)| b)
+            .chain([TEXT.len()])
+            .nth(i as usize)
+            .map_or(u32::MAX, |b| b as u32)
+    }
+
     fn entity(text: &str, label: &str, start: u32, end: u32) -> EntityRecord {
         EntityRecord {
             text: text.into(),
             label: label.into(),
             start,
             end,
-            byte_start: 0,
-            byte_end: 0,
+            byte_start: byte(start),
+            byte_end: byte(end),
             score: 0.9,
         }
     }
@@ -262,8 +247,8 @@ mod tests {
                     start: 0,
                     end: 21,
                     score: 0.8,
-                    byte_start: 0,
-                    byte_end: 0,
+                    byte_start: byte(0),
+                    byte_end: byte(21),
                 }],
             }),
             entities: vec![entity("القاهرة", "LOC", 9, 16), entity("محمد", "PER", 4, 8)],
@@ -306,8 +291,8 @@ mod tests {
             start: 50,
             end: 60,
             score: 0.1,
-            byte_start: 0,
-            byte_end: 0,
+            byte_start: byte(50),
+            byte_end: byte(60),
         });
         let out = analysis(&rec, TEXT, true, false);
         assert!(out.contains("<span outside the text>"));
