@@ -177,8 +177,8 @@ impl TokenClassifier {
                 for word in range.clone() {
                     let n = counts[word];
                     if owners[word] == window {
-                        out[word] =
-                            self.pool_word(&row_logits[position * n_labels..][..n * n_labels], n);
+                        let pieces = &row_logits[position * n_labels..][..n * n_labels];
+                        out[word] = pool_word(pieces, n_labels, self.pooling);
                     }
                     position += n;
                 }
@@ -216,26 +216,6 @@ impl TokenClassifier {
         Ok(pieces)
     }
 
-    fn pool_word(&self, logits: &[f32], n_pieces: usize) -> Vec<f32> {
-        let n_labels = self.labels.len();
-        let mut pooled = match self.pooling {
-            WordPooling::First => logits[..n_labels].to_vec(),
-            WordPooling::Last => logits[(n_pieces - 1) * n_labels..][..n_labels].to_vec(),
-            WordPooling::Mean => {
-                let mut sum = vec![0f32; n_labels];
-                for piece in logits.chunks(n_labels) {
-                    for (s, &l) in sum.iter_mut().zip(piece) {
-                        *s += l;
-                    }
-                }
-                sum.iter_mut().for_each(|s| *s /= n_pieces as f32);
-                sum
-            }
-        };
-        log_softmax(&mut pooled);
-        pooled
-    }
-
     fn run(&self, rows: &[&[u32]]) -> Result<(usize, Vec<f32>), ModelError> {
         let (width, ids, mask) = pad_batch(rows, PAD_ID);
         let shape = [rows.len(), width];
@@ -266,6 +246,28 @@ impl TokenClassifier {
             }
         })
     }
+}
+
+/// A word's label log-probabilities from its pieces' logits
+/// (`n_pieces × n_labels`, row-major), pooled as the model was trained.
+fn pool_word(logits: &[f32], n_labels: usize, pooling: WordPooling) -> Vec<f32> {
+    let n_pieces = logits.len() / n_labels;
+    let mut pooled = match pooling {
+        WordPooling::First => logits[..n_labels].to_vec(),
+        WordPooling::Last => logits[(n_pieces - 1) * n_labels..].to_vec(),
+        WordPooling::Mean => {
+            let mut sum = vec![0f32; n_labels];
+            for piece in logits.chunks_exact(n_labels) {
+                for (s, &l) in sum.iter_mut().zip(piece) {
+                    *s += l;
+                }
+            }
+            sum.iter_mut().for_each(|s| *s /= n_pieces as f32);
+            sum
+        }
+    };
+    log_softmax(&mut pooled);
+    pooled
 }
 
 fn labels_in_id_order(id2label: &BTreeMap<String, String>) -> Result<Vec<String>, String> {
@@ -309,6 +311,23 @@ mod tests {
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect();
         assert!(labels_in_id_order(&gap).is_err());
+    }
+
+    #[test]
+    fn word_scores_pool_the_right_pieces() {
+        // Three pieces, two labels: the proclitic piece says O, the name says B.
+        let logits = [3.0, 0.0, 0.0, 2.0, 0.0, 4.0];
+        let argmax = |v: Vec<f32>| if v[0] > v[1] { 0 } else { 1 };
+        assert_eq!(argmax(pool_word(&logits, 2, WordPooling::First)), 0);
+        assert_eq!(argmax(pool_word(&logits, 2, WordPooling::Last)), 1);
+        // Mean logits: [1.0, 2.0] → label 1.
+        let mean = pool_word(&logits, 2, WordPooling::Mean);
+        assert_eq!(argmax(mean.clone()), 1);
+        assert!((mean[1] - mean[0] - 1.0).abs() < 1e-5);
+        // One piece: all poolings agree.
+        for p in [WordPooling::First, WordPooling::Last, WordPooling::Mean] {
+            assert_eq!(argmax(pool_word(&[0.5, 0.1], 2, p)), 0);
+        }
     }
 
     #[test]
