@@ -7,6 +7,7 @@ pub mod manifest;
 mod pool;
 pub mod runtime;
 pub mod sentence_encoder;
+pub mod seq2seq;
 pub mod token_classifier;
 mod tokenizer;
 pub mod windows;

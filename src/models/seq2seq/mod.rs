@@ -1,0 +1,1 @@
+//! Encoder–decoder generation for abstractive summaries (Hugging Face Optimum ONNX layout).
