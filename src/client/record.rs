@@ -135,31 +135,9 @@ pub struct ErrorDetail {
     pub message: String,
 }
 
-/// The canonical upper-case name of a gRPC status code (as in the gRPC spec
-/// and `google.rpc.Code`). tonic only offers CamelCase `Debug` names and prose
-/// descriptions, neither of which is what other gRPC tooling prints.
+/// The canonical name of a gRPC status code, `CODE_<n>` for unknown ones.
 pub fn code_name(code: i32) -> String {
-    let name = match code {
-        0 => "OK",
-        1 => "CANCELLED",
-        2 => "UNKNOWN",
-        3 => "INVALID_ARGUMENT",
-        4 => "DEADLINE_EXCEEDED",
-        5 => "NOT_FOUND",
-        6 => "ALREADY_EXISTS",
-        7 => "PERMISSION_DENIED",
-        8 => "RESOURCE_EXHAUSTED",
-        9 => "FAILED_PRECONDITION",
-        10 => "ABORTED",
-        11 => "OUT_OF_RANGE",
-        12 => "UNIMPLEMENTED",
-        13 => "INTERNAL",
-        14 => "UNAVAILABLE",
-        15 => "DATA_LOSS",
-        16 => "UNAUTHENTICATED",
-        other => return format!("CODE_{other}"),
-    };
-    name.to_string()
+    proto::status_name(code).map_or_else(|| format!("CODE_{code}"), str::to_string)
 }
 
 impl From<proto::AnalyzeResponse> for SuccessRecord {

@@ -1,10 +1,10 @@
 //! Human-readable output. Every function returns a `String` so that the
 //! formatting can be tested without a terminal.
 //!
-//! Spans are shown and sliced by code point (the unit the API documents
-//! first), through a table built once per article, and a span the text
-//! cannot hold is shown as missing rather than panicking: a bad server
-//! answer should not crash the client.
+//! Spans are shown as code points (the unit the API documents first) and
+//! sliced by the response's byte offsets; a span the text cannot hold is
+//! shown as missing rather than panicking: a bad server answer should not
+//! crash the client.
 
 use std::fmt::Write;
 

@@ -13,6 +13,9 @@ pub enum ModelError {
     Tokenizer(String),
     #[error("model output {name}: {reason}")]
     Output { name: String, reason: String },
+    /// The caller asked to stop between batches.
+    #[error("interrupted")]
+    Interrupted,
 }
 
 impl<R> From<ort::Error<R>> for ModelError {

@@ -43,7 +43,13 @@ impl SentenceEncoder {
             prefix,
             dim: 0,
         };
-        let dim = encoder.embed(&["warm-up"])?.first().map_or(0, Vec::len);
+        let dim = encoder
+            .embed(&["warm-up"], &|| false)?
+            .first()
+            .map_or(0, Vec::len);
+        if dim == 0 {
+            return Err(ModelError::dir(dir, "sentence_embedding output is empty"));
+        }
         Ok(SentenceEncoder { dim, ..encoder })
     }
 
@@ -56,8 +62,12 @@ impl SentenceEncoder {
     }
 
     /// L2-normalized embeddings of `texts` as passages, in input order.
-    /// Blocking.
-    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, ModelError> {
+    /// Blocking; `interrupt` is polled between batches.
+    pub fn embed(
+        &self,
+        texts: &[&str],
+        interrupt: &dyn Fn() -> bool,
+    ) -> Result<Vec<Vec<f32>>, ModelError> {
         let max_tokens = self.manifest.max_tokens.max(2);
         let mut encoded: Vec<Vec<u32>> = Vec::with_capacity(texts.len());
         for text in texts {
@@ -84,6 +94,9 @@ impl SentenceEncoder {
             {
                 end += 1;
             }
+            if interrupt() {
+                return Err(ModelError::Interrupted);
+            }
             let batch = &order[start..end];
             let rows: Vec<&[u32]> = batch.iter().map(|&i| encoded[i].as_slice()).collect();
             for (&i, embedding) in batch.iter().zip(self.run(&rows)?) {
@@ -106,7 +119,7 @@ impl SentenceEncoder {
             ])?;
             let (out_shape, data) = outputs["sentence_embedding"].try_extract_tensor::<f32>()?;
             let dim = match out_shape.as_ref() {
-                [b, d] if *b as usize == rows.len() => *d as usize,
+                [b, d] if *b as usize == rows.len() && *d > 0 => *d as usize,
                 other => {
                     return Err(ModelError::Output {
                         name: "sentence_embedding".into(),

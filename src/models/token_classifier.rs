@@ -107,9 +107,15 @@ impl TokenClassifier {
         let n = labels.len();
         let transitions = match k.transitions {
             Some(scores) if scores.len() == n && scores.iter().all(|r| r.len() == n) => {
+                if k.start_transitions.as_ref().is_some_and(|s| s.len() != n) {
+                    return Err(ModelError::dir(
+                        dir,
+                        "start_transitions must have one score per label",
+                    ));
+                }
                 Some(Transitions {
                     scores,
-                    start: k.start_transitions.filter(|s| s.len() == n),
+                    start: k.start_transitions,
                 })
             }
             Some(_) => return Err(ModelError::dir(dir, "transitions must be labels × labels")),
@@ -125,7 +131,7 @@ impl TokenClassifier {
             transitions,
             manifest,
         };
-        classifier.word_log_probs(&["تجربة", "warm-up"])?;
+        classifier.word_log_probs(&["تجربة", "warm-up"], &|| false)?;
         Ok(classifier)
     }
 
@@ -143,8 +149,13 @@ impl TokenClassifier {
     }
 
     /// Per-word log-probabilities over [`Self::labels`]. Words must be
-    /// non-empty and already normalized. Blocking.
-    pub fn word_log_probs<S: AsRef<str>>(&self, words: &[S]) -> Result<Vec<Vec<f32>>, ModelError> {
+    /// non-empty and already normalized. Blocking; `interrupt` is polled
+    /// between batches.
+    pub fn word_log_probs<S: AsRef<str>>(
+        &self,
+        words: &[S],
+        interrupt: &dyn Fn() -> bool,
+    ) -> Result<Vec<Vec<f32>>, ModelError> {
         if words.is_empty() {
             return Ok(Vec::new());
         }
@@ -156,6 +167,9 @@ impl TokenClassifier {
         let n_labels = self.labels.len();
         let mut out: Vec<Vec<f32>> = vec![Vec::new(); words.len()];
         for (batch_index, batch) in plan.chunks(BATCH_WINDOWS).enumerate() {
+            if interrupt() {
+                return Err(ModelError::Interrupted);
+            }
             let rows: Vec<Vec<u32>> = batch
                 .iter()
                 .map(|range| {

@@ -12,12 +12,15 @@ use crate::{
     },
     tasks::{
         entities::{self, EntitySpan, LabelScheme},
-        summarize::Scorer,
+        summarize::{Scorer, MIN_SUMMARY_WORDS},
     },
     text::{self, Segmenter},
 };
 
-use super::request::{ArticleRequest, Limits};
+use super::{
+    request::ArticleRequest,
+    stop::{StopSignal, Stopped},
+};
 
 /// The models found in a models directory.
 pub struct ModelSet {
@@ -121,46 +124,58 @@ pub enum AnalyzeError {
     #[error("no entity model is loaded; ask for TASK_SUMMARY only")]
     NoEntityModel,
     #[error(transparent)]
-    Model(#[from] ModelError),
+    Stopped(#[from] Stopped),
+    #[error(transparent)]
+    Model(ModelError),
 }
+
+/// Articles with more sentences than this are summarized from this many
+/// candidates (full sentences first, in article order): it bounds the
+/// embedding work and the n² similarity graph of one request.
+pub const MAX_RANKED_SENTENCES: usize = 2048;
 
 pub struct Analyzer {
     models: ModelSet,
-    limits: Limits,
     segmenter: Segmenter,
     scorer: Scorer,
 }
 
 impl Analyzer {
-    pub fn new(models: ModelSet, limits: Limits) -> Self {
+    pub fn new(models: ModelSet) -> Self {
         Analyzer {
             models,
-            limits,
             segmenter: Segmenter::default(),
             scorer: Scorer::default(),
         }
-    }
-
-    pub fn limits(&self) -> &Limits {
-        &self.limits
     }
 
     pub fn models(&self) -> &ModelSet {
         &self.models
     }
 
-    pub fn has_entity_model(&self) -> bool {
-        self.models.entities.is_some()
+    /// Fails fast, before any queueing, when the request asks for a task no
+    /// loaded model can do.
+    pub fn check_tasks(&self, request: &ArticleRequest) -> Result<(), AnalyzeError> {
+        request
+            .tasks
+            .wants_entities(self.models.entities.is_some())
+            .map(drop)
+            .ok_or(AnalyzeError::NoEntityModel)
     }
 
-    /// Analyzes one article. Blocking.
-    pub fn analyze(&self, request: &ArticleRequest) -> Result<Analysis, AnalyzeError> {
+    /// Analyzes one article. Blocking; stops early when `stop` fires.
+    pub fn analyze(
+        &self,
+        request: &ArticleRequest,
+        stop: &StopSignal,
+    ) -> Result<Analysis, AnalyzeError> {
         let text = request.text.as_str();
         let mut timings = StageTimings::default();
         let want_entities = request
             .tasks
             .wants_entities(self.models.entities.is_some())
             .ok_or(AnalyzeError::NoEntityModel)?;
+        stop.check()?;
 
         let started = Instant::now();
         let language = match &request.language {
@@ -170,15 +185,17 @@ impl Analyzer {
         timings.language = started.elapsed();
 
         let summary = if request.tasks.wants_summary() {
-            Some(self.summarize(request, &mut timings)?)
+            Some(self.summarize(request, &mut timings, stop)?)
         } else {
             None
         };
 
         let entities = match (&self.models.entities, want_entities) {
             (Some((classifier, scheme)), true) => {
+                stop.check()?;
                 let started = Instant::now();
-                let found = entities::find(classifier, scheme, text)?;
+                let found = entities::find(classifier, scheme, text, &|| stop.is_stopped())
+                    .map_err(|e| model_error(e, stop))?;
                 timings.entities = started.elapsed();
                 Some(found)
             }
@@ -197,34 +214,82 @@ impl Analyzer {
         &self,
         request: &ArticleRequest,
         timings: &mut StageTimings,
-    ) -> Result<SummaryResult, ModelError> {
+        stop: &StopSignal,
+    ) -> Result<SummaryResult, AnalyzeError> {
         let text = request.text.as_str();
         let started = Instant::now();
         let sentences = self.segmenter.sentences(text);
-        timings.segment = started.elapsed();
-
-        let started = Instant::now();
         let pieces: Vec<&str> = sentences.iter().map(|r| &text[r.clone()]).collect();
-        let embeddings = self.models.encoder.embed(&pieces)?;
-        timings.embed = started.elapsed();
-
-        let started = Instant::now();
-        let char_lens: Vec<usize> = pieces.iter().map(|s| s.chars().count()).collect();
         let word_counts: Vec<usize> = pieces
             .iter()
             .map(|s| s.split_whitespace().count())
             .collect();
-        let chosen = self
-            .scorer
-            .summarize(&embeddings, &char_lens, &word_counts, &request.length);
+        let candidates = candidates(&word_counts, MAX_RANKED_SENTENCES);
+        timings.segment = started.elapsed();
+
+        let started = Instant::now();
+        let candidate_texts: Vec<&str> = candidates.iter().map(|&i| pieces[i]).collect();
+        let embeddings = self
+            .models
+            .encoder
+            .embed(&candidate_texts, &|| stop.is_stopped())
+            .map_err(|e| model_error(e, stop))?;
+        timings.embed = started.elapsed();
+
+        let started = Instant::now();
+        let char_lens: Vec<usize> = candidates
+            .iter()
+            .map(|&i| pieces[i].chars().count())
+            .collect();
+        let candidate_words: Vec<usize> = candidates.iter().map(|&i| word_counts[i]).collect();
+        let chosen = self.scorer.summarize(
+            &embeddings,
+            &char_lens,
+            &candidate_words,
+            sentences.len(),
+            &request.length,
+        );
         timings.rank = started.elapsed();
 
         Ok(SummaryResult {
             sentences: chosen
                 .into_iter()
-                .map(|c| (sentences[c.index].clone(), c.score))
+                .map(|c| (sentences[candidates[c.index]].clone(), c.score))
                 .collect(),
             article_sentences: sentences.len(),
         })
+    }
+}
+
+/// Indices of the sentences to rank, in article order: all of them when
+/// there are at most `cap`, else full sentences first, then short ones.
+fn candidates(word_counts: &[usize], cap: usize) -> Vec<usize> {
+    if word_counts.len() <= cap {
+        return (0..word_counts.len()).collect();
+    }
+    let full = (0..word_counts.len()).filter(|&i| word_counts[i] >= MIN_SUMMARY_WORDS);
+    let short = (0..word_counts.len()).filter(|&i| word_counts[i] < MIN_SUMMARY_WORDS);
+    let mut picked: Vec<usize> = full.chain(short).take(cap).collect();
+    picked.sort_unstable();
+    picked
+}
+
+/// An interrupted model call means the stop signal fired.
+fn model_error(e: ModelError, stop: &StopSignal) -> AnalyzeError {
+    match (e, stop.check()) {
+        (ModelError::Interrupted, Err(why)) => AnalyzeError::Stopped(why),
+        (e, _) => AnalyzeError::Model(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn candidates_prefer_full_sentences_and_keep_order() {
+        assert_eq!(candidates(&[1, 5, 6], 5), vec![0, 1, 2]);
+        assert_eq!(candidates(&[1, 5, 1, 6, 9], 3), vec![1, 3, 4]);
+        assert_eq!(candidates(&[1, 5, 1, 1], 2), vec![0, 1]);
     }
 }

@@ -4,6 +4,10 @@
 
 mod analyzer;
 mod request;
+mod stop;
 
-pub use analyzer::{Analysis, AnalyzeError, Analyzer, ModelSet, StageTimings, SummaryResult};
+pub use analyzer::{
+    Analysis, AnalyzeError, Analyzer, ModelSet, StageTimings, SummaryResult, MAX_RANKED_SENTENCES,
+};
 pub use request::{ArticleRequest, InvalidRequest, Limits, Task, TaskSet};
+pub use stop::{StopSignal, Stopped};

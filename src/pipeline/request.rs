@@ -39,8 +39,6 @@ pub enum TaskSet {
 }
 
 impl TaskSet {
-    pub const ALL: TaskSet = TaskSet::All;
-
     /// An empty list means every task.
     pub fn from_requested(tasks: &[Task]) -> Self {
         if tasks.is_empty() {
@@ -79,8 +77,8 @@ pub enum InvalidRequest {
     Ratio(#[from] InvalidRatio),
     #[error("unknown task {0}; known tasks are TASK_SUMMARY (1) and TASK_ENTITIES (2)")]
     UnknownTask(i32),
-    #[error("language hint {0:?} is not a BCP-47 tag such as \"ar\" or \"en-US\"")]
-    Language(String),
+    #[error("language hint: {0}; expected a BCP-47 tag such as \"ar\" or \"ar-TN\"")]
+    Language(#[from] text::lang::InvalidLanguageTag),
 }
 
 #[derive(Debug, Clone)]
@@ -117,10 +115,7 @@ impl ArticleRequest {
         }
         let language = match language_hint.trim() {
             "" => None,
-            hint => Some(
-                text::lang::normalize_hint(hint)
-                    .map_err(|_| InvalidRequest::Language(hint.to_string()))?,
-            ),
+            hint => Some(text::lang::normalize_hint(hint)?),
         };
         Ok(ArticleRequest {
             id,
@@ -142,7 +137,7 @@ mod tests {
             text.into(),
             "",
             SummaryLength::default(),
-            TaskSet::ALL,
+            TaskSet::All,
             &Limits {
                 max_article_chars: limit,
             },
@@ -170,7 +165,7 @@ mod tests {
 
     #[test]
     fn empty_task_list_means_all() {
-        assert_eq!(TaskSet::from_requested(&[]), TaskSet::ALL);
+        assert_eq!(TaskSet::from_requested(&[]), TaskSet::All);
         let only = TaskSet::from_requested(&[Task::Entities]);
         assert!(!only.wants_summary());
         assert_eq!(only.wants_entities(true), Some(true));

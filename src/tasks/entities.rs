@@ -161,11 +161,12 @@ pub fn chunks(tags: &[Tag]) -> Vec<(Range<usize>, usize)> {
 }
 
 /// Finds the entities of `text`, with byte spans on `text` itself.
-/// Blocking (runs the model).
+/// Blocking (runs the model); `interrupt` is polled between model batches.
 pub fn find(
     classifier: &TokenClassifier,
     scheme: &LabelScheme,
     text: &str,
+    interrupt: &dyn Fn() -> bool,
 ) -> Result<Vec<EntitySpan>, ModelError> {
     let mut spans = Vec::new();
     let mut forms = Vec::new();
@@ -176,7 +177,7 @@ pub fn find(
             forms.push(form);
         }
     }
-    let log_probs = classifier.word_log_probs(&forms)?;
+    let log_probs = classifier.word_log_probs(&forms, interrupt)?;
     let path = viterbi(&log_probs, scheme, classifier.transitions());
     let tags: Vec<Tag> = path.iter().map(|&l| scheme.tags[l]).collect();
     Ok(chunks(&tags)

@@ -109,13 +109,16 @@ pub struct Chosen {
 }
 
 impl Scorer {
-    /// Picks sentences given their L2-normalized embeddings, their lengths in
-    /// code points and in words. Returns them in article order.
+    /// Picks sentences given the candidates' L2-normalized embeddings and
+    /// their lengths in code points and in words; `article_sentences` is the
+    /// article's sentence count, which ratios refer to. Returns indices into
+    /// the candidates, in article order.
     pub fn summarize(
         &self,
         embeddings: &[Vec<f32>],
         char_lens: &[usize],
         word_counts: &[usize],
+        article_sentences: usize,
         length: &SummaryLength,
     ) -> Vec<Chosen> {
         let n = embeddings.len();
@@ -130,7 +133,9 @@ impl Scorer {
                     + self.position_weight * position_prior(i)
             })
             .collect();
-        let budget = length.sentence_budget(n);
+        // The budget counts the whole article, even when only some of its
+        // sentences are candidates.
+        let budget = length.sentence_budget(article_sentences.max(n)).min(n);
         let mut chosen = Vec::with_capacity(budget);
         // Full sentences first; short ones only if they are still needed.
         let full: Vec<bool> = word_counts
@@ -169,30 +174,37 @@ impl Scorer {
         let n = scores.len();
         let mut used_chars: usize = chosen.iter().map(|c| char_lens[c.index]).sum::<usize>()
             + chosen.len().saturating_sub(1);
+        // Each sentence's redundancy with what is chosen so far, updated
+        // after each pick: O(n) per pick instead of O(n × chosen).
+        let mut redundancy = vec![0f32; n];
+        for c in chosen.iter() {
+            for (i, r) in redundancy.iter_mut().enumerate() {
+                *r = r.max(similarity.weight(i, c.index));
+            }
+        }
         while chosen.len() < budget {
             let mut best: Option<(usize, f32)> = None;
             for i in (0..n).filter(|&i| available[i]) {
-                let redundancy = chosen
-                    .iter()
-                    .map(|c| similarity.redundancy(i, c.index))
-                    .fold(0.0f32, f32::max);
-                let value = self.mmr_lambda * scores[i] - (1.0 - self.mmr_lambda) * redundancy;
+                let value = self.mmr_lambda * scores[i] - (1.0 - self.mmr_lambda) * redundancy[i];
                 if best.is_none_or(|(_, v)| value > v) {
                     best = Some((i, value));
                 }
             }
-            let Some((i, _)) = best else { break };
-            available[i] = false;
+            let Some((pick, _)) = best else { break };
+            available[pick] = false;
             // Sentences are joined by one space in the summary text.
-            let extra = char_lens[i] + usize::from(!chosen.is_empty());
+            let extra = char_lens[pick] + usize::from(!chosen.is_empty());
             if max_chars.is_some_and(|limit| used_chars + extra > limit) {
                 continue;
             }
             used_chars += extra;
             chosen.push(Chosen {
-                index: i,
-                score: scores[i],
+                index: pick,
+                score: scores[pick],
             });
+            for (i, r) in redundancy.iter_mut().enumerate() {
+                *r = r.max(similarity.weight(i, pick));
+            }
         }
     }
 }
@@ -234,26 +246,19 @@ impl Similarity {
             0.0
         };
         let scale = (1.0 - mean).max(1e-6);
-        let centred = cos
-            .iter()
-            .enumerate()
-            .map(|(k, &c)| {
-                if k / n == k % n {
-                    0.0
-                } else {
-                    ((c - mean) / scale).max(0.0)
-                }
-            })
-            .collect();
-        Similarity { n, centred }
+        // Recentre in place: one n × n matrix, however long the article.
+        for (k, c) in cos.iter_mut().enumerate() {
+            *c = if k / n == k % n {
+                0.0
+            } else {
+                ((*c - mean) / scale).max(0.0)
+            };
+        }
+        Similarity { n, centred: cos }
     }
 
     fn weight(&self, i: usize, j: usize) -> f32 {
         self.centred[i * self.n + j]
-    }
-
-    fn redundancy(&self, i: usize, j: usize) -> f32 {
-        self.weight(i, j)
     }
 }
 
@@ -340,6 +345,7 @@ mod tests {
             &e,
             &lens,
             &[10; 5],
+            e.len(),
             &SummaryLength::new(2, 0.0, 0).unwrap(),
         );
         let idx: Vec<usize> = chosen.iter().map(|c| c.index).collect();
@@ -357,6 +363,7 @@ mod tests {
                 &e,
                 &lens,
                 &[5; 6],
+                e.len(),
                 &SummaryLength::new(0, 0.0, limit).unwrap(),
             );
             let used: usize = chosen.iter().map(|c| lens[c.index]).sum::<usize>()
@@ -371,6 +378,7 @@ mod tests {
             &[unit(&[1.0, 0.0])],
             &[12],
             &[2],
+            1,
             &SummaryLength::default(),
         );
         assert_eq!(
@@ -393,6 +401,7 @@ mod tests {
                     &e,
                     &[30; 4],
                     &words,
+                    e.len(),
                     &SummaryLength::new(k, 0.0, 0).unwrap(),
                 )
                 .iter()

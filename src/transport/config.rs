@@ -25,27 +25,32 @@ pub struct ServerArgs {
     pub models: PathBuf,
 
     /// ONNX Runtime intra-op threads per session [default: number of CPU cores].
-    #[arg(long, env = "KHULASA_INTRA_THREADS")]
+    #[arg(long, env = "KHULASA_INTRA_THREADS", value_parser = positive)]
     pub intra_threads: Option<usize>,
 
     /// ONNX sessions per model, i.e. inferences of one model that may run at once.
-    #[arg(long, env = "KHULASA_SESSIONS", default_value_t = 1)]
+    #[arg(long, env = "KHULASA_SESSIONS", default_value_t = 1, value_parser = positive)]
     pub sessions: usize,
 
     /// Articles analyzed at once; further requests wait in a queue [default: --sessions].
-    #[arg(long, env = "KHULASA_MAX_CONCURRENT")]
+    #[arg(long, env = "KHULASA_MAX_CONCURRENT", value_parser = positive)]
     pub max_concurrent: Option<usize>,
 
+    /// Requests that may wait for a worker; beyond this a request fails at
+    /// once with RESOURCE_EXHAUSTED instead of queueing without bound.
+    #[arg(long, env = "KHULASA_MAX_QUEUE", default_value_t = 64)]
+    pub max_queue: usize,
+
     /// Articles of one AnalyzeStream call in flight at once.
-    #[arg(long, env = "KHULASA_STREAM_WINDOW", default_value_t = 8)]
+    #[arg(long, env = "KHULASA_STREAM_WINDOW", default_value_t = 8, value_parser = positive)]
     pub stream_window: usize,
 
     /// Longest accepted article, in Unicode code points.
-    #[arg(long, env = "KHULASA_MAX_ARTICLE_CHARS", default_value_t = 200_000)]
+    #[arg(long, env = "KHULASA_MAX_ARTICLE_CHARS", default_value_t = 200_000, value_parser = positive_u32)]
     pub max_article_chars: usize,
 
     /// Largest accepted gRPC message, in bytes.
-    #[arg(long, env = "KHULASA_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024)]
+    #[arg(long, env = "KHULASA_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024, value_parser = positive_u32)]
     pub max_message_bytes: usize,
 
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
@@ -61,14 +66,31 @@ impl ServerArgs {
     pub fn intra_threads(&self) -> usize {
         self.intra_threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-            .max(1)
     }
 
     pub fn max_concurrent(&self) -> usize {
-        self.max_concurrent.unwrap_or(self.sessions).max(1)
+        self.max_concurrent.unwrap_or(self.sessions)
     }
 
     pub fn drain_deadline(&self) -> Duration {
         Duration::from_secs(self.drain_seconds)
+    }
+}
+
+fn positive(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("expected a whole number of at least 1, got {s:?}")),
+    }
+}
+
+/// At least 1 and reportable in the API's u32 fields.
+fn positive_u32(s: &str) -> Result<usize, String> {
+    match s.parse::<u32>() {
+        Ok(n) if n > 0 => Ok(n as usize),
+        _ => Err(format!(
+            "expected a whole number from 1 to {}, got {s:?}",
+            u32::MAX
+        )),
     }
 }

@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic_health::{server::HealthReporter, ServingStatus};
 
-use super::{ServerArgs, SummarizerService};
+use super::{service::Settings, ServerArgs, SummarizerService};
 use crate::{
     models::{Runtime, SessionLayout},
     pipeline::{Analyzer, Limits, ModelSet},
@@ -26,29 +26,24 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let (health, health_service) = tonic_health::server::health_reporter();
     set_health(&health, ServingStatus::NotServing).await;
 
-    let limits = Limits {
-        max_article_chars: args.max_article_chars,
+    let settings = Settings {
+        limits: Limits {
+            max_article_chars: args.max_article_chars,
+        },
+        max_concurrent: args.max_concurrent(),
+        max_queue: args.max_queue,
+        max_message_bytes: args.max_message_bytes,
+        stream_window: args.stream_window,
     };
     let analyzer: Arc<OnceLock<Arc<Analyzer>>> = Arc::new(OnceLock::new());
-    let service = SummarizerService::new(
-        Arc::clone(&analyzer),
-        args.max_concurrent(),
-        limits,
-        args.max_message_bytes,
-        args.stream_window,
-    );
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let service = SummarizerService::new(Arc::clone(&analyzer), settings, shutdown_rx);
     let summarizer = SummarizerServer::new(service)
         .max_decoding_message_size(args.max_message_bytes)
         .max_encoding_message_size(args.max_message_bytes.saturating_mul(4));
 
-    let reflection_v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .context("building reflection v1")?;
-    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    let reflection_v1 = reflection().build_v1().context("building reflection v1")?;
+    let reflection_v1alpha = reflection()
         .build_v1alpha()
         .context("building reflection v1alpha")?;
 
@@ -64,7 +59,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         let args = args.clone();
         tokio::spawn(async move {
             let started = Instant::now();
-            let loaded = tokio::task::spawn_blocking(move || load(&args, limits)).await;
+            let loaded = tokio::task::spawn_blocking(move || load(&args)).await;
             match loaded {
                 Ok(Ok(ready)) => {
                     let _ = analyzer.set(Arc::new(ready));
@@ -110,19 +105,31 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     }
 
     set_health(&health, ServingStatus::NotServing).await;
+    let _ = shutdown_tx.send(true);
     let _ = stop_tx.send(());
-    match tokio::time::timeout(args.drain_deadline(), &mut server).await {
-        Ok(result) => result.context("server failed while draining")?,
-        Err(_) => tracing::warn!(
-            seconds = args.drain_seconds,
-            "drain deadline passed; exiting with requests in flight"
-        ),
+    tokio::select! {
+        result = tokio::time::timeout(args.drain_deadline(), &mut server) => match result {
+            Ok(result) => result.context("server failed while draining")?,
+            Err(_) => tracing::warn!(
+                seconds = args.drain_seconds,
+                "drain deadline passed; exiting with requests in flight"
+            ),
+        },
+        signal = shutdown_signal() => {
+            tracing::warn!(signal, "second signal: exiting without waiting for in-flight requests");
+        }
     }
     tracing::info!("stopped");
     Ok(())
 }
 
-fn load(args: &ServerArgs, limits: Limits) -> anyhow::Result<Analyzer> {
+fn reflection() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+}
+
+fn load(args: &ServerArgs) -> anyhow::Result<Analyzer> {
     let models_dir = args.models.as_path();
     let library = Runtime::library_path(models_dir);
     let runtime = Runtime::load(&library)?;
@@ -143,7 +150,7 @@ fn load(args: &ServerArgs, limits: Limits) -> anyhow::Result<Analyzer> {
     }
     // The runtime must outlive every session; it lives for the process.
     std::mem::forget(runtime);
-    Ok(Analyzer::new(models, limits))
+    Ok(Analyzer::new(models))
 }
 
 fn display(p: &Path) -> String {

@@ -3,100 +3,126 @@
 use std::{
     pin::Pin,
     sync::{Arc, OnceLock},
-    time::Instant,
 };
 
 use futures::{stream::FuturesUnordered, Stream, StreamExt};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::{
+    sync::{mpsc, watch},
+    time::Instant,
+};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::{convert, status};
+use super::{admission, admission::Admission, convert, status};
 use crate::{
-    pipeline::{Analysis, Analyzer, ArticleRequest, Limits},
+    pipeline::{Analysis, Analyzer, ArticleRequest, Limits, StopSignal},
     proto::{self, summarizer_server::Summarizer},
 };
 
-/// Shared by every call: the analyzer once models are loaded, and the
-/// permits that bound how many articles are analyzed at once.
+/// Shared by every call: the analyzer once models are loaded, admission
+/// control in front of the workers, and the shutdown signal.
+#[derive(Clone)]
 pub struct SummarizerService {
     analyzer: Arc<OnceLock<Arc<Analyzer>>>,
-    workers: Arc<Semaphore>,
-    limits: Limits,
-    max_message_bytes: usize,
-    stream_window: usize,
+    admission: Arc<Admission>,
+    shutdown: watch::Receiver<bool>,
+    settings: Settings,
+}
+
+/// The service's fixed settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    pub limits: Limits,
+    pub max_concurrent: usize,
+    pub max_queue: usize,
+    pub max_message_bytes: usize,
+    pub stream_window: usize,
 }
 
 impl SummarizerService {
     pub fn new(
         analyzer: Arc<OnceLock<Arc<Analyzer>>>,
-        max_concurrent: usize,
-        limits: Limits,
-        max_message_bytes: usize,
-        stream_window: usize,
+        settings: Settings,
+        shutdown: watch::Receiver<bool>,
     ) -> Self {
         SummarizerService {
             analyzer,
-            workers: Arc::new(Semaphore::new(max_concurrent.max(1))),
-            limits,
-            max_message_bytes,
-            stream_window: stream_window.max(1),
+            admission: Arc::new(Admission::new(settings.max_concurrent, settings.max_queue)),
+            shutdown,
+            settings,
         }
     }
 
-    fn shared(&self) -> Self {
-        SummarizerService {
-            analyzer: Arc::clone(&self.analyzer),
-            workers: Arc::clone(&self.workers),
-            limits: self.limits,
-            max_message_bytes: self.max_message_bytes,
-            stream_window: self.stream_window,
-        }
-    }
-
-    /// Validates, analyzes on the blocking pool and converts one article.
+    /// Validates, queues, analyzes on the blocking pool and converts one
+    /// article. If this future is dropped (the client went away), the
+    /// analysis is told to stop.
     async fn analyze_one(
         &self,
         req: proto::AnalyzeRequest,
+        deadline: Option<Instant>,
     ) -> Result<proto::AnalyzeResponse, Status> {
         let received = Instant::now();
-        let analyzer = self.analyzer.get().cloned().ok_or_else(status::not_ready)?;
-        let id = req.id.clone();
-        let request = convert::request(req, &self.limits).map_err(|e| {
-            tracing::info!(id = %id, code = "INVALID_ARGUMENT", error = %e, "rejected");
+        let id = loggable(&req.id);
+        let request = convert::request(req, &self.settings.limits).map_err(|e| {
+            tracing::info!(id, code = "INVALID_ARGUMENT", error = %e, "rejected");
             status::invalid(e)
         })?;
-        let permit = Arc::clone(&self.workers)
-            .acquire_owned()
-            .await
-            .map_err(|_| Status::unavailable("server is shutting down"))?;
+        let analyzer = self.analyzer.get().cloned().ok_or_else(status::not_ready)?;
+        analyzer
+            .check_tasks(&request)
+            .map_err(status::analyze_failed)?;
+
+        let permit = self.admission.admit(deadline).await.inspect_err(|s| {
+            tracing::info!(id, code = status::code_name(s.code()), error = %s.message(), "not admitted");
+        })?;
         let queued = received.elapsed();
+        let stop = StopSignal::new(deadline.map(Instant::into_std));
+        let _cancel_on_drop = CancelOnDrop(stop.clone());
         let request = Arc::new(request);
         let job = Arc::clone(&request);
         let result = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            analyzer.analyze(&job)
+            analyzer.analyze(&job, &stop)
         })
         .await
         .map_err(|e| {
-            tracing::error!(id = %id, error = %e, "analysis worker panicked");
+            tracing::error!(id, error = %e, "analysis worker panicked");
             status::worker_lost()
         })?;
         match result {
             Ok(analysis) => {
-                log_analysis(&request, &analysis, queued, received);
+                log_analysis(&id, &request, &analysis, queued, received);
                 Ok(convert::response(&request, analysis))
             }
             Err(e) => {
                 let status = status::analyze_failed(e);
-                tracing::info!(id = %id, code = status::code_name(status.code()), error = %status.message(), "failed");
+                tracing::info!(id, code = status::code_name(status.code()), error = %status.message(), "failed");
                 Err(status)
             }
         }
     }
 }
 
+/// Cancels the analysis when the request future is dropped unfinished.
+struct CancelOnDrop(StopSignal);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
+/// Request ids are client data: keep log lines bounded.
+fn loggable(id: &str) -> String {
+    const MAX: usize = 128;
+    match id.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &id[..cut]),
+        None => id.to_string(),
+    }
+}
+
 fn log_analysis(
+    id: &str,
     request: &ArticleRequest,
     analysis: &Analysis,
     queued: std::time::Duration,
@@ -105,7 +131,7 @@ fn log_analysis(
     let t = &analysis.timings;
     let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
     tracing::info!(
-        id = %request.id,
+        id,
         bytes = request.text.len(),
         language = %analysis.language,
         sentences = analysis.summary.as_ref().map_or(0, |s| s.article_sentences),
@@ -130,7 +156,8 @@ impl Summarizer for SummarizerService {
         &self,
         request: Request<proto::AnalyzeRequest>,
     ) -> Result<Response<proto::AnalyzeResponse>, Status> {
-        self.analyze_one(request.into_inner())
+        let deadline = admission::deadline(request.metadata(), Instant::now());
+        self.analyze_one(request.into_inner(), deadline)
             .await
             .map(Response::new)
     }
@@ -141,22 +168,24 @@ impl Summarizer for SummarizerService {
         &self,
         request: Request<Streaming<proto::AnalyzeRequest>>,
     ) -> Result<Response<Self::AnalyzeStreamStream>, Status> {
+        let deadline = admission::deadline(request.metadata(), Instant::now());
         let mut inbound = request.into_inner();
-        let service = self.shared();
-        let window = self.stream_window;
+        let service = self.clone();
+        let mut shutdown = self.shutdown.clone();
+        let window = self.settings.stream_window;
         let (tx, rx) = mpsc::channel(window);
         tokio::spawn(async move {
             let mut in_flight = FuturesUnordered::new();
-            let mut inbound_open = true;
-            let mut inbound_error = None;
+            let mut inbound_open = !*shutdown.borrow();
+            let mut closing_status = None;
             loop {
                 tokio::select! {
                     item = inbound.next(), if inbound_open && in_flight.len() < window => match item {
                         Some(Ok(req)) => {
-                            let service = service.shared();
+                            let service = service.clone();
                             in_flight.push(async move {
                                 let id = req.id.clone();
-                                match service.analyze_one(req).await {
+                                match service.analyze_one(req, deadline).await {
                                     Ok(resp) => resp,
                                     // A bad item fails alone, in band.
                                     Err(status) => proto::AnalyzeResponse {
@@ -169,21 +198,31 @@ impl Summarizer for SummarizerService {
                         }
                         Some(Err(status)) => {
                             inbound_open = false;
-                            inbound_error = Some(status);
+                            closing_status = Some(status);
                         }
                         None => inbound_open = false,
                     },
                     Some(response) = in_flight.next(), if !in_flight.is_empty() => {
                         if tx.send(Ok(response)).await.is_err() {
-                            return; // The client went away.
+                            return; // The client went away; dropping in_flight cancels its work.
                         }
                     }
+                    // Shutting down: read no more items, answer those accepted.
+                    Ok(()) = shutdown.changed(), if inbound_open => {
+                        if *shutdown.borrow() {
+                            inbound_open = false;
+                            closing_status = Some(Status::unavailable(
+                                "server is shutting down: items sent after this point were not read; resend them to another replica",
+                            ));
+                        }
+                    }
+                    () = tx.closed() => return,
                     else => break,
                 }
             }
-            // Every accepted item has been answered; now report a broken
-            // inbound stream, if it broke.
-            if let Some(status) = inbound_error {
+            // Every accepted item has been answered; now say why the stream
+            // ends early, if it does.
+            if let Some(status) = closing_status {
                 let _ = tx.send(Err(status)).await;
             }
         });
@@ -194,9 +233,8 @@ impl Summarizer for SummarizerService {
         &self,
         _request: Request<proto::GetInfoRequest>,
     ) -> Result<Response<proto::GetInfoResponse>, Status> {
-        let models = self
-            .analyzer
-            .get()
+        let analyzer = self.analyzer.get();
+        let models = analyzer
             .map(|a| a.models().manifests())
             .unwrap_or_default()
             .into_iter()
@@ -206,14 +244,12 @@ impl Summarizer for SummarizerService {
                 version: m.version.clone(),
                 sha256: m.model_sha256().to_string(),
                 labels: m.labels.clone(),
-                max_tokens: m.max_tokens as u32,
+                max_tokens: u32::try_from(m.max_tokens).unwrap_or(u32::MAX),
                 source: m.source.clone(),
                 license: m.license.clone(),
             })
             .collect();
-        let entity_languages = self
-            .analyzer
-            .get()
+        let entity_languages = analyzer
             .and_then(|a| {
                 a.models()
                     .entities
@@ -221,12 +257,14 @@ impl Summarizer for SummarizerService {
                     .map(|(c, _)| c.manifest().languages.clone())
             })
             .unwrap_or_default();
+        let limits = &self.settings;
         Ok(Response::new(proto::GetInfoResponse {
             server_version: env!("CARGO_PKG_VERSION").to_string(),
             models,
             limits: Some(proto::Limits {
-                max_article_chars: self.limits.max_article_chars as u32,
-                max_message_bytes: self.max_message_bytes as u32,
+                max_article_chars: u32::try_from(limits.limits.max_article_chars)
+                    .unwrap_or(u32::MAX),
+                max_message_bytes: u32::try_from(limits.max_message_bytes).unwrap_or(u32::MAX),
             }),
             languages: crate::text::lang::supported()
                 .into_iter()

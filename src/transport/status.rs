@@ -2,7 +2,7 @@
 
 use tonic::{Code, Status};
 
-use crate::pipeline::{AnalyzeError, InvalidRequest};
+use crate::pipeline::{AnalyzeError, InvalidRequest, Stopped};
 
 pub fn invalid(e: InvalidRequest) -> Status {
     Status::invalid_argument(e.to_string())
@@ -11,10 +11,11 @@ pub fn invalid(e: InvalidRequest) -> Status {
 pub fn analyze_failed(e: AnalyzeError) -> Status {
     match e {
         AnalyzeError::NoEntityModel => Status::failed_precondition(e.to_string()),
-        AnalyzeError::Model(e) => {
-            tracing::error!(error = %e, "model failure");
-            Status::internal(format!("analysis failed: {e}"))
+        AnalyzeError::Stopped(Stopped::Cancelled) => Status::cancelled(e.to_string()),
+        AnalyzeError::Stopped(Stopped::DeadlineExceeded) => {
+            Status::deadline_exceeded(e.to_string())
         }
+        AnalyzeError::Model(e) => Status::internal(format!("analysis failed: {e}")),
     }
 }
 
@@ -35,23 +36,5 @@ pub fn in_band(status: &Status) -> crate::proto::Error {
 }
 
 pub fn code_name(code: Code) -> &'static str {
-    match code {
-        Code::Ok => "OK",
-        Code::Cancelled => "CANCELLED",
-        Code::Unknown => "UNKNOWN",
-        Code::InvalidArgument => "INVALID_ARGUMENT",
-        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
-        Code::NotFound => "NOT_FOUND",
-        Code::AlreadyExists => "ALREADY_EXISTS",
-        Code::PermissionDenied => "PERMISSION_DENIED",
-        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        Code::FailedPrecondition => "FAILED_PRECONDITION",
-        Code::Aborted => "ABORTED",
-        Code::OutOfRange => "OUT_OF_RANGE",
-        Code::Unimplemented => "UNIMPLEMENTED",
-        Code::Internal => "INTERNAL",
-        Code::Unavailable => "UNAVAILABLE",
-        Code::DataLoss => "DATA_LOSS",
-        Code::Unauthenticated => "UNAUTHENTICATED",
-    }
+    crate::proto::status_name(code as i32).unwrap_or("UNKNOWN")
 }

@@ -34,11 +34,12 @@ pub struct Server {
 impl Server {
     /// Starts the server and returns once it listens (models may still load).
     pub fn start(extra_args: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_khulasa-server"))
-            .arg("--listen")
-            .arg("127.0.0.1:0")
-            .arg("--models")
-            .arg(models_dir())
+        let mut command = Command::new(env!("CARGO_BIN_EXE_khulasa-server"));
+        command.arg("--listen").arg("127.0.0.1:0");
+        if !extra_args.contains(&"--models") {
+            command.arg("--models").arg(models_dir());
+        }
+        let mut child = command
             .args(extra_args)
             .env("RUST_LOG", "info,ort=warn")
             .env_remove("KHULASA_LISTEN")

@@ -1,0 +1,86 @@
+//! Overload, deadlines and missing models, each on a dedicated server.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{models_dir, request, tasks, Server};
+use khulasa::proto::{AnalyzeRequest, Task};
+use tonic::Code;
+
+const ECONOMY: &str = include_str!("data/economy_ar.txt");
+
+#[tokio::test]
+async fn a_full_queue_fails_fast_and_a_deadline_ends_the_wait() {
+    let server = Server::start_serving(&["--max-concurrent", "1", "--max-queue", "1"]).await;
+    // A long article occupies the only worker for seconds.
+    let mut busy_client = server.client().await;
+    let long = AnalyzeRequest {
+        tasks: tasks(&[Task::Summary]),
+        ..request("busy", &ECONOMY.repeat(40))
+    };
+    let busy = tokio::spawn(async move { busy_client.analyze(long).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // The next request waits in the queue, with a short deadline…
+    let mut waiting_client = server.client().await;
+    let waiting = tokio::spawn(async move {
+        let mut req = tonic::Request::new(request("waiting", ECONOMY));
+        req.set_timeout(Duration::from_millis(700));
+        waiting_client.analyze(req).await
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // …so the queue is full and one more is turned away at once.
+    let mut client = server.client().await;
+    let started = std::time::Instant::now();
+    let status = client
+        .analyze(request("refused", ECONOMY))
+        .await
+        .expect_err("queue is full");
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert!(status.message().contains("limit 1"), "{status:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "refused at once"
+    );
+
+    let status = waiting
+        .await
+        .unwrap()
+        .expect_err("deadline passes in the queue");
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    busy.await.unwrap().expect("the long article completes");
+    // With the worker free again, requests go through.
+    client
+        .analyze(request("after", ECONOMY))
+        .await
+        .expect("served");
+}
+
+#[tokio::test]
+async fn entities_need_an_entity_model() {
+    // A models directory with the encoder only.
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["runtime", "e5-small"] {
+        std::os::unix::fs::symlink(models_dir().join(name), dir.path().join(name)).unwrap();
+    }
+    let dir_arg = dir.path().to_str().unwrap().to_string();
+    let server = Server::start_serving(&["--models", &dir_arg]).await;
+    let mut client = server.client().await;
+    let req = AnalyzeRequest {
+        tasks: tasks(&[Task::Entities]),
+        ..request("ents", ECONOMY)
+    };
+    let status = client.analyze(req).await.expect_err("no entity model");
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    assert!(status.message().contains("no entity model"), "{status:?}");
+    // Without explicit tasks, the summary alone is returned.
+    let resp = client
+        .analyze(request("default", ECONOMY))
+        .await
+        .expect("summary only")
+        .into_inner();
+    assert!(resp.summary.is_some());
+    assert!(resp.entities.is_empty());
+}
