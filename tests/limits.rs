@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::{models_dir, request, tasks, Server};
-use khulasa::proto::{AnalyzeRequest, Task};
+use khulasa::proto::{summary_options::Mode, AnalyzeRequest, SummaryOptions, Task};
 use tonic::Code;
 
 const ECONOMY: &str = include_str!("data/economy_ar.txt");
@@ -75,6 +75,17 @@ async fn entities_need_an_entity_model() {
     let status = client.analyze(req).await.expect_err("no entity model");
     assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
     assert!(status.message().contains("no entity model"), "{status:?}");
+    // Likewise an abstractive summary without an abstractive model.
+    let req = AnalyzeRequest {
+        summary: Some(SummaryOptions {
+            mode: Mode::Abstractive as i32,
+            ..Default::default()
+        }),
+        ..request("abstractive", ECONOMY)
+    };
+    let status = client.analyze(req).await.expect_err("no abstractive model");
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    assert!(status.message().contains("--summarizer"), "{status:?}");
     // Without explicit tasks, the summary alone is returned.
     let resp = client
         .analyze(request("default", ECONOMY))

@@ -43,6 +43,39 @@ def build_examples(sents, tok, max_tokens, max_pieces=32):
     return ex
 
 
+def build_packed(sents, tok, max_tokens, max_pieces=32):
+    """Consecutive training sentences (corpus order) packed into windows of up
+    to max_tokens-2 pieces, so the model also sees multi-sentence windows that
+    start anywhere, as in whole articles."""
+    ex, cur_ids, cur_pos, cur_lab = [], [], [], []
+    B = max_tokens - 2
+
+    def flush():
+        if cur_pos:
+            ex.append(([0] + cur_ids + [2], [[p + 1 for p in q] for q in cur_pos], list(cur_lab)))
+
+    for sent in sents:
+        words, tags, _ = model_words(sent)
+        if not words:
+            continue
+        pieces = word_pieces(tok, words, max_pieces)
+        n = sum(len(p) for p in pieces)
+        if n > B:
+            flush(); cur_ids, cur_pos, cur_lab = [], [], []
+            wins = make_windows([len(p) for p in pieces], max_tokens)
+            for (s, e), (ids, pos) in zip(wins, window_inputs(pieces, wins)):
+                ex.append((ids, pos, [LABEL2ID[t] for t in tags[s:e]]))
+            continue
+        if len(cur_ids) + n > B:
+            flush(); cur_ids, cur_pos, cur_lab = [], [], []
+        for p, t in zip(pieces, tags):
+            cur_pos.append(list(range(len(cur_ids), len(cur_ids) + len(p))))
+            cur_ids.extend(p)
+            cur_lab.append(LABEL2ID[t])
+    flush()
+    return ex
+
+
 def batches(ex, bsz, rng, chunk=50):
     idx = list(range(len(ex)))
     rng.shuffle(idx)
@@ -141,6 +174,10 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--bench", type=int, default=0, help="only time N steps")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--init", help="continue from this checkpoint (best.pt)")
+    ap.add_argument("--pack", action="store_true", help="train on packed multi-sentence windows")
+    ap.add_argument("--max-steps", type=int, default=0, help="stop (and evaluate) after N steps")
+    ap.add_argument("--loss-heads", default="", help="heads that get a loss (default: all)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -153,12 +190,15 @@ def main():
     rows = np.load(os.path.join(a.vocab_dir, "rows.npy"))
     sents = read_conll(a.anercorp)
     train, dev = split_dev(sents)
-    ex = build_examples(train, tok, a.max_tokens)
+    ex = build_packed(train, tok, a.max_tokens) if a.pack else build_examples(train, tok, a.max_tokens)
     n_pieces = sum(len(e[0]) for e in ex)
     print(f"train sents {len(train)} -> {len(ex)} windows, {n_pieces} pieces; dev sents {len(dev)}", flush=True)
 
     model = E5Ner(len(rows), heads=heads)
     load_pretrained(model, a.e5_bin, rows)
+    if a.init:
+        model.load_state_dict(torch.load(a.init, map_location="cpu", weights_only=False)["state"])
+    loss_heads = a.loss_heads.split(",") if a.loss_heads else heads
     model.train()
     head_params = [p for n, p in model.named_parameters() if n.startswith("heads.")]
     nodecay = [p for n, p in model.named_parameters()
@@ -173,6 +213,8 @@ def main():
     base_lrs = [g["lr"] for g in opt.param_groups]
     steps_per_epoch = math.ceil(len(ex) / a.batch)
     total = steps_per_epoch * a.epochs
+    if a.max_steps:
+        total = min(total, a.max_steps)
     warm = max(1, int(a.warmup * total))
 
     def set_lr(step):
@@ -190,7 +232,7 @@ def main():
             set_lr(step)
             h = model.encode(ids, mask)
             loss = 0.0
-            for hd in heads:
+            for hd in loss_heads:
                 lg = model.heads[hd](word_hidden(h, first, last, meanm, hd))
                 loss = loss + F.cross_entropy(lg.reshape(-1, lg.shape[-1]), lab.reshape(-1), ignore_index=-100)
             opt.zero_grad(set_to_none=True)
@@ -204,6 +246,8 @@ def main():
                 el = time.time() - t0
                 print(f"ep {ep} step {bi}/{steps_per_epoch} loss {tot_loss/nb:.4f} "
                       f"{el:.0f}s eta_epoch {el/(bi+1)*steps_per_epoch:.0f}s", flush=True)
+            if a.max_steps and step >= a.max_steps:
+                break
             if a.bench and step >= a.bench:
                 print(f"bench: {step} steps in {time.time()-t0:.1f}s", flush=True)
                 return

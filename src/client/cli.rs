@@ -120,15 +120,37 @@ pub struct AnalysisOptions {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_chars: Option<u32>,
 
+    /// Summary kind: extractive (sentences of the article) or abstractive
+    /// (generated; needs a server started with --summarizer). By default the
+    /// server picks abstractive when it has such a model.
+    #[arg(long, value_enum)]
+    pub mode: Option<ModeArg>,
+
     /// What to compute, comma-separated; default both.
     #[arg(long, value_name = "TASKS", value_delimiter = ',')]
     pub tasks: Vec<TaskArg>,
 }
 
+/// A summary kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    Extractive,
+    Abstractive,
+}
+
+impl From<ModeArg> for proto::summary_options::Mode {
+    fn from(m: ModeArg) -> Self {
+        match m {
+            ModeArg::Extractive => proto::summary_options::Mode::Extractive,
+            ModeArg::Abstractive => proto::summary_options::Mode::Abstractive,
+        }
+    }
+}
+
 /// A task the server can run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TaskArg {
-    /// The extractive summary.
+    /// The summary.
     Summary,
     /// Named entities.
     Entities,
@@ -152,17 +174,24 @@ impl AnalysisOptions {
         text: String,
         language: Option<String>,
     ) -> proto::AnalyzeRequest {
-        let summary =
-            if self.max_sentences.is_none() && self.ratio.is_none() && self.max_chars.is_none() {
-                // Leave it unset so the server applies its own default.
-                None
-            } else {
-                Some(proto::SummaryOptions {
-                    max_sentences: self.max_sentences.unwrap_or(0),
-                    ratio: self.ratio.unwrap_or(0.0),
-                    max_chars: self.max_chars.unwrap_or(0),
-                })
-            };
+        let summary = if self.max_sentences.is_none()
+            && self.ratio.is_none()
+            && self.max_chars.is_none()
+            && self.mode.is_none()
+        {
+            // Leave it unset so the server applies its own default.
+            None
+        } else {
+            Some(proto::SummaryOptions {
+                max_sentences: self.max_sentences.unwrap_or(0),
+                ratio: self.ratio.unwrap_or(0.0),
+                max_chars: self.max_chars.unwrap_or(0),
+                mode: self
+                    .mode
+                    .map_or(proto::summary_options::Mode::Unspecified, Into::into)
+                    as i32,
+            })
+        };
         proto::AnalyzeRequest {
             id,
             text,

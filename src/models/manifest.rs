@@ -12,6 +12,7 @@ use super::ModelError;
 pub enum ModelKind {
     SentenceEmbedding,
     TokenClassification,
+    Seq2seq,
 }
 
 impl ModelKind {
@@ -19,6 +20,7 @@ impl ModelKind {
         match self {
             ModelKind::SentenceEmbedding => "sentence-embedding",
             ModelKind::TokenClassification => "token-classification",
+            ModelKind::Seq2seq => "seq2seq",
         }
     }
 }
@@ -62,5 +64,52 @@ impl Manifest {
             .get("model.onnx")
             .map(String::as_str)
             .unwrap_or("")
+    }
+}
+
+/// sha256 of a file, hex; streamed, so large models are fine.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher)?;
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+impl Manifest {
+    /// A seq2seq model directory's manifest: its own `manifest.json` when it
+    /// has one, else a description built from the Optimum export itself
+    /// (directory name, `model_type`, sha256 of the encoder).
+    pub fn for_seq2seq(
+        dir: &Path,
+        model_type: &str,
+        max_input_tokens: Option<usize>,
+    ) -> Result<Self, ModelError> {
+        if dir.join("manifest.json").is_file() {
+            return Manifest::read(dir);
+        }
+        let encoder = dir.join("encoder_model.onnx");
+        let sha = sha256_file(&encoder)
+            .map_err(|e| ModelError::dir(dir, format!("cannot read encoder_model.onnx: {e}")))?;
+        Ok(Manifest {
+            name: dir.file_name().map_or_else(
+                || "seq2seq".to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            ),
+            kind: ModelKind::Seq2seq,
+            version: model_type.to_string(),
+            description: "abstractive summarizer (Hugging Face Optimum ONNX export)".into(),
+            max_tokens: max_input_tokens.unwrap_or(0),
+            labels: Vec::new(),
+            languages: Vec::new(),
+            source: dir.display().to_string(),
+            license: "see the model's own documentation".into(),
+            files: [("model.onnx".to_string(), sha)].into_iter().collect(),
+            passage_prefix: None,
+        })
     }
 }

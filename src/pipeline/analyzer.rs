@@ -8,6 +8,7 @@ use std::{
 
 use crate::{
     models::{
+        seq2seq::{GenerationError, Seq2SeqModel},
         Manifest, ModelError, ModelKind, Runtime, SentenceEncoder, SessionLayout, TokenClassifier,
     },
     tasks::{
@@ -18,7 +19,7 @@ use crate::{
 };
 
 use super::{
-    request::ArticleRequest,
+    request::{ArticleRequest, SummaryMode},
     stop::{StopSignal, Stopped},
 };
 
@@ -26,19 +27,23 @@ use super::{
 pub struct ModelSet {
     pub encoder: SentenceEncoder,
     pub entities: Option<(TokenClassifier, LabelScheme)>,
+    pub abstractive: Option<(Seq2SeqModel, Manifest)>,
 }
 
 impl ModelSet {
     /// Loads every model directory under `models_dir` (each holding a
     /// `manifest.json`): exactly one sentence encoder is required; a token
-    /// classifier is optional.
+    /// classifier and a seq2seq summarizer are optional. `summarizer` names
+    /// a seq2seq directory outside `models_dir` (an Optimum export).
     pub fn load(
         runtime: &Runtime,
         models_dir: &Path,
+        summarizer: Option<&Path>,
         layout: SessionLayout,
     ) -> Result<Self, ModelError> {
         let mut encoders = Vec::new();
         let mut classifiers = Vec::new();
+        let mut seq2seq: Vec<PathBuf> = summarizer.map(Path::to_path_buf).into_iter().collect();
         let entries = std::fs::read_dir(models_dir)
             .map_err(|e| ModelError::dir(models_dir, format!("cannot list models: {e}")))?;
         let mut dirs: Vec<PathBuf> = entries
@@ -51,6 +56,7 @@ impl ModelSet {
             match Manifest::read(&dir)?.kind {
                 ModelKind::SentenceEmbedding => encoders.push(dir),
                 ModelKind::TokenClassification => classifiers.push(dir),
+                ModelKind::Seq2seq => seq2seq.push(dir),
             }
         }
         let encoder_dir = match encoders.as_slice() {
@@ -83,12 +89,33 @@ impl ModelSet {
                 ))
             }
         };
-        Ok(ModelSet { encoder, entities })
+        let abstractive = match seq2seq.as_slice() {
+            [] => None,
+            [one] => {
+                let model = Seq2SeqModel::load(runtime, one, layout)?;
+                let config = model.config();
+                let manifest =
+                    Manifest::for_seq2seq(one, &config.model_type, config.max_input_tokens)?;
+                Some((model, manifest))
+            }
+            many => {
+                return Err(ModelError::dir(
+                    models_dir,
+                    format!("several seq2seq models: {many:?}; keep one"),
+                ))
+            }
+        };
+        Ok(ModelSet {
+            encoder,
+            entities,
+            abstractive,
+        })
     }
 
     pub fn manifests(&self) -> Vec<&Manifest> {
         std::iter::once(self.encoder.manifest())
             .chain(self.entities.as_ref().map(|(c, _)| c.manifest()))
+            .chain(self.abstractive.as_ref().map(|(_, m)| m))
             .collect()
     }
 }
@@ -100,13 +127,16 @@ pub struct StageTimings {
     pub segment: Duration,
     pub embed: Duration,
     pub rank: Duration,
+    pub generate: Duration,
     pub entities: Duration,
 }
 
-/// Summary sentences as byte ranges of the article, in article order.
+/// Summary sentences as byte ranges of the article, in article order; or,
+/// for an abstractive summary, the generated text.
 #[derive(Debug, Clone, Default)]
 pub struct SummaryResult {
     pub sentences: Vec<(Range<usize>, f32)>,
+    pub generated: Option<String>,
     /// Sentences the article was segmented into.
     pub article_sentences: usize,
 }
@@ -123,6 +153,10 @@ pub struct Analysis {
 pub enum AnalyzeError {
     #[error("no entity model is loaded; ask for TASK_SUMMARY only")]
     NoEntityModel,
+    #[error("no abstractive summarizer is loaded (start the server with --summarizer DIR); use MODE_EXTRACTIVE")]
+    NoAbstractiveModel,
+    #[error("abstractive summary: {0}")]
+    Generation(String),
     #[error(transparent)]
     Stopped(#[from] Stopped),
     #[error(transparent)]
@@ -159,8 +193,23 @@ impl Analyzer {
         request
             .tasks
             .wants_entities(self.models.entities.is_some())
-            .map(drop)
-            .ok_or(AnalyzeError::NoEntityModel)
+            .ok_or(AnalyzeError::NoEntityModel)?;
+        if request.tasks.wants_summary() {
+            self.abstractive_summary(request.mode)?;
+        }
+        Ok(())
+    }
+
+    /// Whether the summary is abstractive, given the request's mode and the
+    /// loaded models.
+    fn abstractive_summary(&self, mode: SummaryMode) -> Result<bool, AnalyzeError> {
+        let loaded = self.models.abstractive.is_some();
+        match mode {
+            SummaryMode::Auto => Ok(loaded),
+            SummaryMode::Extractive => Ok(false),
+            SummaryMode::Abstractive if loaded => Ok(true),
+            SummaryMode::Abstractive => Err(AnalyzeError::NoAbstractiveModel),
+        }
     }
 
     /// Analyzes one article. Blocking; stops early when `stop` fires.
@@ -184,10 +233,12 @@ impl Analyzer {
         };
         timings.language = started.elapsed();
 
-        let summary = if request.tasks.wants_summary() {
-            Some(self.summarize(request, &mut timings, stop)?)
-        } else {
-            None
+        let summary = match (request.tasks.wants_summary(), &self.models.abstractive) {
+            (false, _) => None,
+            (true, Some((model, _))) if self.abstractive_summary(request.mode)? => {
+                Some(generate(model, text, &mut timings, stop)?)
+            }
+            (true, _) => Some(self.summarize(request, &mut timings, stop)?),
         };
 
         let entities = match (&self.models.entities, want_entities) {
@@ -256,9 +307,35 @@ impl Analyzer {
                 .into_iter()
                 .map(|c| (sentences[candidates[c.index]].clone(), c.score))
                 .collect(),
+            generated: None,
             article_sentences: sentences.len(),
         })
     }
+}
+
+/// An abstractive summary from the seq2seq model, with its settings from
+/// `generation_config.json`.
+fn generate(
+    model: &Seq2SeqModel,
+    text: &str,
+    timings: &mut StageTimings,
+    stop: &StopSignal,
+) -> Result<SummaryResult, AnalyzeError> {
+    let started = Instant::now();
+    let generated = model
+        .generate(text, &model.default_params(), stop.flag(), stop.deadline())
+        .map_err(|e| match e {
+            GenerationError::Cancelled => AnalyzeError::Stopped(Stopped::Cancelled),
+            GenerationError::DeadlineExceeded => AnalyzeError::Stopped(Stopped::DeadlineExceeded),
+            GenerationError::Model(e) => AnalyzeError::Model(e),
+            e @ GenerationError::InvalidParams(_) => AnalyzeError::Generation(e.to_string()),
+        })?;
+    timings.generate = started.elapsed();
+    Ok(SummaryResult {
+        sentences: Vec::new(),
+        generated: Some(generated.text),
+        article_sentences: 0,
+    })
 }
 
 /// Indices of the sentences to rank, in article order: all of them when

@@ -9,5 +9,5 @@ mod stop;
 pub use analyzer::{
     Analysis, AnalyzeError, Analyzer, ModelSet, StageTimings, SummaryResult, MAX_RANKED_SENTENCES,
 };
-pub use request::{ArticleRequest, InvalidRequest, Limits, Task, TaskSet};
+pub use request::{ArticleRequest, InvalidRequest, Limits, SummaryMode, Task, TaskSet};
 pub use stop::{StopSignal, Stopped};

@@ -67,6 +67,16 @@ impl TaskSet {
     }
 }
 
+/// Which kind of summary to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SummaryMode {
+    /// Abstractive when an abstractive model is loaded, else extractive.
+    #[default]
+    Auto,
+    Extractive,
+    Abstractive,
+}
+
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum InvalidRequest {
     #[error("text is empty or only whitespace (invisible format characters count as whitespace)")]
@@ -77,6 +87,8 @@ pub enum InvalidRequest {
     Ratio(#[from] InvalidRatio),
     #[error("unknown task {0}; known tasks are TASK_SUMMARY (1) and TASK_ENTITIES (2)")]
     UnknownTask(i32),
+    #[error("unknown summary mode {0}; known modes are MODE_UNSPECIFIED (0), MODE_EXTRACTIVE (1) and MODE_ABSTRACTIVE (2)")]
+    UnknownMode(i32),
     #[error("language hint: {0}; expected a BCP-47 tag such as \"ar\" or \"ar-TN\"")]
     Language(#[from] text::lang::InvalidLanguageTag),
 }
@@ -88,6 +100,7 @@ pub struct ArticleRequest {
     /// The client's language hint, normalized; `None` means detect.
     pub language: Option<String>,
     pub length: SummaryLength,
+    pub mode: SummaryMode,
     pub tasks: TaskSet,
 }
 
@@ -97,6 +110,7 @@ impl ArticleRequest {
         text: String,
         language_hint: &str,
         length: SummaryLength,
+        mode: SummaryMode,
         tasks: TaskSet,
         limits: &Limits,
     ) -> Result<Self, InvalidRequest> {
@@ -122,6 +136,7 @@ impl ArticleRequest {
             text,
             language,
             length,
+            mode,
             tasks,
         })
     }
@@ -137,6 +152,7 @@ mod tests {
             text.into(),
             "",
             SummaryLength::default(),
+            SummaryMode::Auto,
             TaskSet::All,
             &Limits {
                 max_article_chars: limit,

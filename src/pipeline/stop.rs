@@ -50,6 +50,15 @@ impl StopSignal {
     pub fn is_stopped(&self) -> bool {
         self.check().is_err()
     }
+
+    /// The cancellation flag, for code that polls a bare `AtomicBool`.
+    pub fn flag(&self) -> &AtomicBool {
+        &self.cancelled
+    }
+
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
 }
 
 #[cfg(test)]

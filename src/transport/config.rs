@@ -24,6 +24,13 @@ pub struct ServerArgs {
     #[arg(long, env = "KHULASA_MODELS", default_value = "models")]
     pub models: PathBuf,
 
+    /// An abstractive summarizer: a Hugging Face Optimum ONNX export of a
+    /// T5/mT5 or BART/mBART model (encoder_model.onnx, decoder files,
+    /// tokenizer.json, config.json, generation_config.json). With it,
+    /// summaries are abstractive unless a request asks for MODE_EXTRACTIVE.
+    #[arg(long, env = "KHULASA_SUMMARIZER")]
+    pub summarizer: Option<PathBuf>,
+
     /// ONNX Runtime intra-op threads per session [default: number of CPU cores].
     #[arg(long, env = "KHULASA_INTRA_THREADS", value_parser = positive)]
     pub intra_threads: Option<usize>,

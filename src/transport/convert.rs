@@ -2,7 +2,7 @@
 //! are reported both as code points and as bytes.
 
 use crate::{
-    pipeline::{Analysis, ArticleRequest, InvalidRequest, Limits, Task, TaskSet},
+    pipeline::{Analysis, ArticleRequest, InvalidRequest, Limits, SummaryMode, Task, TaskSet},
     proto,
     tasks::summarize::SummaryLength,
     text::CharOffsets,
@@ -14,6 +14,12 @@ pub fn request(
 ) -> Result<ArticleRequest, InvalidRequest> {
     let options = req.summary.unwrap_or_default();
     let length = SummaryLength::new(options.max_sentences, options.ratio, options.max_chars)?;
+    let mode = match proto::summary_options::Mode::try_from(options.mode) {
+        Ok(proto::summary_options::Mode::Unspecified) => SummaryMode::Auto,
+        Ok(proto::summary_options::Mode::Extractive) => SummaryMode::Extractive,
+        Ok(proto::summary_options::Mode::Abstractive) => SummaryMode::Abstractive,
+        Err(_) => return Err(InvalidRequest::UnknownMode(options.mode)),
+    };
     let tasks = req
         .tasks
         .iter()
@@ -28,6 +34,7 @@ pub fn request(
         req.text,
         &req.language,
         length,
+        mode,
         TaskSet::from_requested(&tasks),
         limits,
     )
@@ -43,18 +50,24 @@ pub fn response(request: &ArticleRequest, analysis: Analysis) -> proto::AnalyzeR
         byte_start: r.start as u32,
         byte_end: r.end as u32,
     };
-    let summary = analysis.summary.map(|s| proto::Summary {
-        text: s
-            .sentences
-            .iter()
-            .map(|(r, _)| &text[r.clone()])
-            .collect::<Vec<_>>()
-            .join(" "),
-        sentences: s
-            .sentences
-            .iter()
-            .map(|(r, score)| span(r, *score))
-            .collect(),
+    let summary = analysis.summary.map(|s| match s.generated {
+        Some(generated) => proto::Summary {
+            text: generated,
+            sentences: Vec::new(),
+        },
+        None => proto::Summary {
+            text: s
+                .sentences
+                .iter()
+                .map(|(r, _)| &text[r.clone()])
+                .collect::<Vec<_>>()
+                .join(" "),
+            sentences: s
+                .sentences
+                .iter()
+                .map(|(r, score)| span(r, *score))
+                .collect(),
+        },
     });
     let entities = analysis
         .entities

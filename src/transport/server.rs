@@ -138,7 +138,7 @@ fn load(args: &ServerArgs) -> anyhow::Result<Analyzer> {
         sessions: args.sessions.max(1),
         intra_threads: args.intra_threads(),
     };
-    let models = ModelSet::load(&runtime, models_dir, layout)
+    let models = ModelSet::load(&runtime, models_dir, args.summarizer.as_deref(), layout)
         .with_context(|| format!("loading models from {}", display(models_dir)))?;
     for m in models.manifests() {
         tracing::info!(name = %m.name, kind = m.kind.as_str(), version = %m.version, "model ready");

@@ -142,6 +142,7 @@ fn log_analysis(
         segment_ms = ms(t.segment),
         embed_ms = ms(t.embed),
         rank_ms = ms(t.rank),
+        generate_ms = ms(t.generate),
         entities_ms = ms(t.entities),
         total_ms = ms(received.elapsed()),
         "analyzed"

@@ -10,7 +10,10 @@ pub fn invalid(e: InvalidRequest) -> Status {
 
 pub fn analyze_failed(e: AnalyzeError) -> Status {
     match e {
-        AnalyzeError::NoEntityModel => Status::failed_precondition(e.to_string()),
+        AnalyzeError::NoEntityModel | AnalyzeError::NoAbstractiveModel => {
+            Status::failed_precondition(e.to_string())
+        }
+        AnalyzeError::Generation(_) => Status::internal(e.to_string()),
         AnalyzeError::Stopped(Stopped::Cancelled) => Status::cancelled(e.to_string()),
         AnalyzeError::Stopped(Stopped::DeadlineExceeded) => {
             Status::deadline_exceeded(e.to_string())
