@@ -12,6 +12,7 @@ use super::ModelError;
 pub enum ModelKind {
     SentenceEmbedding,
     TokenClassification,
+    SentenceScoring,
     Seq2seq,
 }
 
@@ -20,6 +21,7 @@ impl ModelKind {
         match self {
             ModelKind::SentenceEmbedding => "sentence-embedding",
             ModelKind::TokenClassification => "token-classification",
+            ModelKind::SentenceScoring => "sentence-scoring",
             ModelKind::Seq2seq => "seq2seq",
         }
     }
@@ -47,6 +49,9 @@ pub struct Manifest {
     pub files: BTreeMap<String, String>,
     #[serde(default)]
     pub passage_prefix: Option<String>,
+    /// Sentence-scoring models: the per-sentence features, in input order.
+    #[serde(default)]
+    pub features: Vec<String>,
 }
 
 impl Manifest {
@@ -110,6 +115,7 @@ impl Manifest {
             license: "see the model's own documentation".into(),
             files: [("model.onnx".to_string(), sha)].into_iter().collect(),
             passage_prefix: None,
+            features: Vec::new(),
         })
     }
 }

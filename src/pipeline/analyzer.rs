@@ -8,8 +8,10 @@ use std::{
 
 use crate::{
     models::{
+        sentence_scorer::SentenceInputs,
         seq2seq::{GenerationError, Seq2SeqModel},
-        Manifest, ModelError, ModelKind, Runtime, SentenceEncoder, SessionLayout, TokenClassifier,
+        Manifest, ModelError, ModelKind, Runtime, SentenceEncoder, SentenceScorer, SessionLayout,
+        TokenClassifier,
     },
     tasks::{
         entities::{self, EntitySpan, LabelScheme},
@@ -27,6 +29,8 @@ use super::{
 pub struct ModelSet {
     pub encoder: SentenceEncoder,
     pub entities: Option<(TokenClassifier, LabelScheme)>,
+    /// A learned extractive scorer; without one, v1 centrality ranks.
+    pub scorer: Option<SentenceScorer>,
     pub abstractive: Option<(Seq2SeqModel, Manifest)>,
 }
 
@@ -43,6 +47,7 @@ impl ModelSet {
     ) -> Result<Self, ModelError> {
         let mut encoders = Vec::new();
         let mut classifiers = Vec::new();
+        let mut scorers = Vec::new();
         let mut seq2seq: Vec<PathBuf> = summarizer.map(Path::to_path_buf).into_iter().collect();
         let entries = std::fs::read_dir(models_dir)
             .map_err(|e| ModelError::dir(models_dir, format!("cannot list models: {e}")))?;
@@ -56,6 +61,7 @@ impl ModelSet {
             match Manifest::read(&dir)?.kind {
                 ModelKind::SentenceEmbedding => encoders.push(dir),
                 ModelKind::TokenClassification => classifiers.push(dir),
+                ModelKind::SentenceScoring => scorers.push(dir),
                 ModelKind::Seq2seq => seq2seq.push(dir),
             }
         }
@@ -89,6 +95,16 @@ impl ModelSet {
                 ))
             }
         };
+        let scorer = match scorers.as_slice() {
+            [] => None,
+            [one] => Some(SentenceScorer::load(runtime, one, layout)?),
+            many => {
+                return Err(ModelError::dir(
+                    models_dir,
+                    format!("several sentence-scoring models: {many:?}; keep one"),
+                ))
+            }
+        };
         let abstractive = match seq2seq.as_slice() {
             [] => None,
             [one] => {
@@ -108,6 +124,7 @@ impl ModelSet {
         Ok(ModelSet {
             encoder,
             entities,
+            scorer,
             abstractive,
         })
     }
@@ -115,6 +132,7 @@ impl ModelSet {
     pub fn manifests(&self) -> Vec<&Manifest> {
         std::iter::once(self.encoder.manifest())
             .chain(self.entities.as_ref().map(|(c, _)| c.manifest()))
+            .chain(self.scorer.as_ref().map(SentenceScorer::manifest))
             .chain(self.abstractive.as_ref().map(|(_, m)| m))
             .collect()
     }
@@ -293,12 +311,25 @@ impl Analyzer {
             .map(|&i| pieces[i].chars().count())
             .collect();
         let candidate_words: Vec<usize> = candidates.iter().map(|&i| word_counts[i]).collect();
+        let learned = match &self.models.scorer {
+            Some(scorer) => Some(
+                scorer
+                    .score(&SentenceInputs {
+                        embeddings: &embeddings,
+                        char_lens: &char_lens,
+                        word_counts: &candidate_words,
+                    })
+                    .map_err(AnalyzeError::Model)?,
+            ),
+            None => None,
+        };
         let chosen = self.scorer.summarize(
             &embeddings,
             &char_lens,
             &candidate_words,
             sentences.len(),
             &request.length,
+            learned.as_deref(),
         );
         timings.rank = started.elapsed();
 

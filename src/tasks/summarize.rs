@@ -112,7 +112,9 @@ impl Scorer {
     /// Picks sentences given the candidates' L2-normalized embeddings and
     /// their lengths in code points and in words; `article_sentences` is the
     /// article's sentence count, which ratios refer to. Returns indices into
-    /// the candidates, in article order.
+    /// the candidates, in article order. `learned` holds a learned scorer's
+    /// relevance per candidate; without it, relevance is v1 centrality
+    /// blended with the position prior. MMR works on top of either.
     pub fn summarize(
         &self,
         embeddings: &[Vec<f32>],
@@ -120,19 +122,25 @@ impl Scorer {
         word_counts: &[usize],
         article_sentences: usize,
         length: &SummaryLength,
+        learned: Option<&[f32]>,
     ) -> Vec<Chosen> {
         let n = embeddings.len();
         if n == 0 {
             return Vec::new();
         }
         let similarity = Similarity::new(embeddings);
-        let centrality = lexrank(&similarity, self.damping);
-        let scores: Vec<f32> = (0..n)
-            .map(|i| {
-                (1.0 - self.position_weight) * centrality[i]
-                    + self.position_weight * position_prior(i)
-            })
-            .collect();
+        let scores = match learned {
+            Some(learned) if learned.len() == n => min_max(learned),
+            _ => {
+                let centrality = lexrank(&similarity, self.damping);
+                (0..n)
+                    .map(|i| {
+                        (1.0 - self.position_weight) * centrality[i]
+                            + self.position_weight * position_prior(i)
+                    })
+                    .collect()
+            }
+        };
         // The budget counts the whole article, even when only some of its
         // sentences are candidates.
         let budget = length.sentence_budget(article_sentences.max(n)).min(n);
@@ -207,6 +215,17 @@ impl Scorer {
             }
         }
     }
+}
+
+/// Scales scores to [0, 1] so they trade off against redundancy in MMR.
+fn min_max(scores: &[f32]) -> Vec<f32> {
+    let lo = scores.iter().copied().fold(f32::INFINITY, f32::min);
+    let hi = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let span = hi - lo;
+    scores
+        .iter()
+        .map(|&s| if span > 0.0 { (s - lo) / span } else { 1.0 })
+        .collect()
 }
 
 /// A lead prior: news puts the gist first.
@@ -347,6 +366,7 @@ mod tests {
             &[10; 5],
             e.len(),
             &SummaryLength::new(2, 0.0, 0).unwrap(),
+            None,
         );
         let idx: Vec<usize> = chosen.iter().map(|c| c.index).collect();
         assert_eq!(idx.len(), 2);
@@ -365,6 +385,7 @@ mod tests {
                 &[5; 6],
                 e.len(),
                 &SummaryLength::new(0, 0.0, limit).unwrap(),
+                None,
             );
             let used: usize = chosen.iter().map(|c| lens[c.index]).sum::<usize>()
                 + chosen.len().saturating_sub(1);
@@ -380,6 +401,7 @@ mod tests {
             &[2],
             1,
             &SummaryLength::default(),
+            None,
         );
         assert_eq!(
             chosen,
@@ -388,6 +410,22 @@ mod tests {
                 score: 1.0
             }]
         );
+    }
+
+    #[test]
+    fn learned_scores_replace_centrality() {
+        let e: Vec<Vec<f32>> = (0..4).map(|i| unit(&[1.0, i as f32, 0.3])).collect();
+        let chosen = Scorer::default().summarize(
+            &e,
+            &[20; 4],
+            &[8; 4],
+            4,
+            &SummaryLength::new(1, 0.0, 0).unwrap(),
+            Some(&[-2.0, 0.5, 3.0, 1.0]),
+        );
+        assert_eq!(chosen.len(), 1);
+        assert_eq!(chosen[0].index, 2);
+        assert_eq!(chosen[0].score, 1.0);
     }
 
     #[test]
@@ -403,6 +441,7 @@ mod tests {
                     &words,
                     e.len(),
                     &SummaryLength::new(k, 0.0, 0).unwrap(),
+                    None,
                 )
                 .iter()
                 .map(|c| c.index)
