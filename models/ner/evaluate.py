@@ -34,6 +34,19 @@ def dev_set(anercorp):
     return dev, texts, golds
 
 
+def join_docs(texts, golds, n):
+    dt, dg = [], []
+    for b in range(0, len(texts), n):
+        off, g, parts = 0, set(), []
+        for t, gs in zip(texts[b : b + n], golds[b : b + n]):
+            g |= {(l, s + off, e + off) for l, s, e in gs}
+            parts.append(t)
+            off += len(t) + 1
+        dt.append(" ".join(parts))
+        dg.append(g)
+    return dt, dg
+
+
 def eval_onnx(model_dir, texts, golds, model_file="model.onnx"):
     ner = NerOnnx(model_dir, model_file=model_file)
     t0 = time.time()
@@ -105,8 +118,12 @@ def main():
                                                      "..", "..", "proto", "khulasa", "v1", "summarizer.proto"))
     ap.add_argument("--dev-out", help="write the DEV sentences (text + gold entities) as JSON lines")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--docs", type=int, default=1,
+                    help="join N consecutive DEV sentences (space) into one text, like a short article")
     a = ap.parse_args()
     dev, texts, golds = dev_set(a.anercorp)
+    if a.docs > 1:
+        texts, golds = join_docs(texts, golds, a.docs)
     if a.dev_out:
         with open(a.dev_out, "w", encoding="utf-8") as f:
             for t, g in zip(texts, golds):
@@ -123,7 +140,7 @@ def main():
         print(json.dumps(out, indent=1))
     else:
         for k, v in out.items():
-            print(table(v, f"{k}: {len(texts)} dev sentences ({v['_seconds']}s)"))
+            print(table(v, f"{k}: {len(texts)} dev texts ({a.docs} sentence(s) each; {v['_seconds']}s)"))
 
 
 if __name__ == "__main__":

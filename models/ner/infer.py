@@ -206,7 +206,11 @@ def word_logits_many(tokenizer, docs_norm_words, logits_fn, poolings, max_tokens
 
 
 class NerOnnx:
-    def __init__(self, model_dir, model_file="model.onnx", threads=2):
+    def __init__(self, model_dir, model_file="model.onnx", threads=2, batch=1):
+        # batch=1 mirrors the service exactly: with int8 (DynamicQuantizeLinear)
+        # the activation ranges are per tensor over the whole batch, so batched
+        # results differ slightly on borderline words.
+        self.batch = batch
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -224,7 +228,8 @@ class NerOnnx:
         self.max_tokens = int(self.k.get("max_tokens", 256))
         self.max_pieces = int(self.k.get("max_pieces_per_word", 32))
 
-    def logits_fn(self, all_ids, batch=8):
+    def logits_fn(self, all_ids, batch=None):
+        batch = batch or self.batch
         order = sorted(range(len(all_ids)), key=lambda i: len(all_ids[i]))
         outs = [None] * len(all_ids)
         for b in range(0, len(order), batch):

@@ -7,8 +7,10 @@ against each article's headline, with k = 1 and k = 3 sentences per article
   LexRank, TextRank sumy 0.11 on our sentences and whitespace tokens
   v1 (service)      the running service's centrality scorer (prepare.py)
   learned (top-k)   models/summarizer-ext/model.onnx, the k best scores
-  learned + MMR     the same scores through the service's MMR (lambda 0.7,
-                    recentred-cosine redundancy, lines under 4 words last)
+  learned + MMR     the same scores, min-max scaled per article, through a
+                    Python twin of the service's MMR (lambda 0.7, recentred-cosine
+                    redundancy, lines under 4 words last)
+  learned (service) with --served: the running service's own picks (served.py)
   oracle            greedy ROUGE-1+ROUGE-2 oracle forced to k sentences
 
     python models/summarizer/evaluate.py [--model-dir models/summarizer-ext] [--json out.json]
@@ -69,6 +71,12 @@ def oracle_forced(st, tt, k):
     return sorted(chosen)
 
 
+def min_max(scores):
+    """Twin of min_max in src/tasks/summarize.rs (learned scores -> [0, 1])."""
+    lo, hi = float(np.min(scores)), float(np.max(scores))
+    return (scores - lo) / (hi - lo) if hi > lo else np.ones_like(scores)
+
+
 def mmr(scores, emb, sents, k, lam=0.7):
     """Python twin of Scorer::mmr in src/tasks/summarize.rs."""
     n = len(scores)
@@ -123,6 +131,8 @@ def main():
     ap.add_argument("--json", default=None, help="also write the results as JSON here")
     ap.add_argument("--limit", type=int, default=None, help="first N dev articles only")
     ap.add_argument("--mmr-lambda", type=float, default=0.7)
+    ap.add_argument("--served", default=None,
+                    help="served.py output: add the running service's picks as a column")
     args = ap.parse_args()
 
     arts = load_articles()
@@ -149,6 +159,9 @@ def main():
     systems = ["Lead-k", "LexRank (sumy)", "TextRank (sumy)", "v1 centrality (service)"]
     if model is not None:
         systems += ["learned (top-k)", "learned + MMR (as served)"]
+    served = read_jsonl(args.served) if args.served else None
+    if served:
+        systems += ["learned (service)"]
     systems += ["oracle (greedy, k sentences)"]
     sums = {(s, k): np.zeros(3) for s in systems for k in KS}
     v1_replica_agree = 0
@@ -174,7 +187,10 @@ def main():
             }
             if model is not None:
                 picks["learned (top-k)"] = sorted(order[:k])
-                picks["learned + MMR (as served)"] = mmr(sc, e, sents, k, args.mmr_lambda)
+                picks["learned + MMR (as served)"] = mmr(min_max(sc), e, sents, k,
+                                                        args.mmr_lambda)
+            if served:
+                picks["learned (service)"] = served[d][f"k{k}"]
             for s in systems:
                 p = picks[s]
                 assert len(p) == min(k, n), (s, d, p)

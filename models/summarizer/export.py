@@ -35,12 +35,27 @@ DESCRIPTION = (
 )
 
 
+def labels_text(a):
+    parts = []
+    if a.get("hard_weight", 1.0) > 0:
+        parts.append(f"{a.get('hard_weight', 1.0)} x BCE on the greedy ROUGE-1+ROUGE-2 F1 "
+                     "oracle (<= 3 sentences, stops when no sentence helps) vs the headline")
+    if a.get("soft_weight", 0.5) > 0:
+        parts.append(f"{a.get('soft_weight', 0.5)} x BCE on each sentence's ROUGE-1 F1 vs the "
+                     "headline" + ("" if a.get("soft_raw") else " divided by the article's best"))
+    if a.get("listwise_weight", 0) > 0:
+        parts.append(f"{a['listwise_weight']} x listwise softmax cross-entropy over the "
+                     "article's sentences towards softmax(r / tau), r = each sentence's ROUGE-1 "
+                     f"F1 vs the headline divided by the article's best, tau = {a.get('tau')}")
+    return " + ".join(parts)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ckpt", default=str(WORK / "model.pt"))
     ap.add_argument("--out-dir", default=str(REPO / "models" / "summarizer-ext"))
     ap.add_argument("--eval", default=None, help="evaluate.py --json output for dev_scores")
-    ap.add_argument("--train-seconds", type=float, default=None)
+    ap.add_argument("--note", default=None, help="free text stored as training.note")
     args = ap.parse_args()
     ck = torch.load(args.ckpt, weights_only=False)
     feats = ck["features"]
@@ -96,13 +111,12 @@ def main():
             "dev_split": ("500 articles: indices of ant_articles.jsonl (file order) shuffled "
                           "by Python random.Random(13), first 500 = dev, never trained on; "
                           "training articles are a prefix of the rest of that order"),
-            "labels": ("BCE on greedy ROUGE-1+ROUGE-2 F1 oracle (<= 3 sentences) vs the "
-                       "headline + 0.5 x BCE on each sentence's ROUGE-1 F1 vs the headline "
-                       "divided by the article's best"),
+            "labels": labels_text(ck.get("args", {})),
             "epochs": meta.get("epochs"),
             "best_epoch": ck.get("epoch"),
             "time": (f"{meta.get('train_seconds')} s training on 2 shared CPU cores"
                      if meta.get("train_seconds") is not None else None),
+            **({"note": args.note} if args.note else {}),
         },
         "dev_scores": dev_scores,
         "files": {"model.onnx": sha},

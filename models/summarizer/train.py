@@ -20,7 +20,7 @@ from model import Scorer
 MAX_TRAIN_SENT = 128  # training sees at most the first 128 sentences of an article
 
 
-def batches(items, bs, rng):
+def batches(items, bs, rng, soft_raw_target=False):
     items = items[:]
     rng.shuffle(items)
     for s in range(0, len(items), bs):
@@ -40,9 +40,14 @@ def batches(items, bs, rng):
                 if j < m:
                     hard[b, j] = 1
             s_ = it["soft"][:m]
-            soft[b, :m] = torch.from_numpy(s_ / max(float(s_.max()), 1e-6))
+            soft[b, :m] = torch.from_numpy(s_ if soft_raw_target else s_ / max(float(s_.max()), 1e-6))
             mask[b, :m] = True
         yield emb, feat, hard, soft, mask
+
+
+def soft_raw(soft, mask):
+    """The per-article-normalized soft labels (in [0, 1]); 0 where masked."""
+    return soft * mask
 
 
 @torch.no_grad()
@@ -69,6 +74,14 @@ def main():
     ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--max-train", type=int, default=None)
     ap.add_argument("--soft-weight", type=float, default=0.5)
+    ap.add_argument("--hard-weight", type=float, default=1.0)
+    ap.add_argument("--soft-raw", action="store_true",
+                    help="soft target = raw ROUGE-1 F1 vs the headline (its BCE optimum is the "
+                         "expected ROUGE-1 of the sentence) instead of divided by the article's best")
+    ap.add_argument("--listwise-weight", type=float, default=0.0,
+                    help="weight of a listwise softmax cross-entropy over each article's "
+                         "sentences towards softmax(soft / tau)")
+    ap.add_argument("--tau", type=float, default=0.1)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--bs", type=int, default=32)
     ap.add_argument("--seed", type=int, default=13)
@@ -97,10 +110,18 @@ def main():
     for ep in range(1, args.epochs + 1):
         model.train()
         tl = 0.0
-        for emb, feat, hard, soft, mask in batches(train, args.bs, rng):
+        for emb, feat, hard, soft, mask in batches(train, args.bs, rng, args.soft_raw):
             logits = model(emb, feat, mask)
             m = mask.float()
-            loss = ((bce(logits, hard) + args.soft_weight * bce(logits, soft)) * m).sum() / m.sum()
+            loss = ((args.hard_weight * bce(logits, hard) + args.soft_weight * bce(logits, soft)) * m).sum() / m.sum()
+            if args.listwise_weight > 0:
+                neg = torch.finfo(logits.dtype).min / 2
+                raw = soft_raw(soft, mask)
+                target = torch.softmax((raw / args.tau).masked_fill(~mask, neg), -1)
+                logp = torch.log_softmax(logits.masked_fill(~mask, neg), -1)
+                has = (raw.max(-1).values > 0).float()
+                lw = -(target * logp.masked_fill(~mask, 0)).sum(-1)
+                loss = loss + args.listwise_weight * (lw * has).sum() / has.sum().clamp(min=1)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -179,7 +179,8 @@ impl Summarizer for SummarizerService {
             let mut in_flight = FuturesUnordered::new();
             let mut inbound_open = !*shutdown.borrow();
             let mut closing_status = None;
-            loop {
+            // Until the inbound side is done and every accepted item answered.
+            while inbound_open || !in_flight.is_empty() {
                 tokio::select! {
                     item = inbound.next(), if inbound_open && in_flight.len() < window => match item {
                         Some(Ok(req)) => {
@@ -217,8 +218,8 @@ impl Summarizer for SummarizerService {
                             ));
                         }
                     }
+                    // The client went away; dropping in_flight cancels its work.
                     () = tx.closed() => return,
-                    else => break,
                 }
             }
             // Every accepted item has been answered; now say why the stream
