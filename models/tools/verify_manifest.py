@@ -10,18 +10,13 @@ listed sha256. Standard library only. Prints one line per manifest; exit status
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from pathlib import Path
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fetch_wheel import sha256_file  # noqa: E402
 
 
 def verify(manifest: Path) -> list[str]:
