@@ -185,10 +185,11 @@ $SEM_TOKENIZER (sha256 $SEM_TOKENIZER_SHA256), unchanged"
 fi
 
 # ---- 5. verify committed/generated models against their manifests -----------
-manifests=("$E5/manifest.json")
-[[ -f models/ner-ar/manifest.json ]] && manifests+=(models/ner-ar/manifest.json)
+# Every model directory with a manifest: generated ones (e5-small) and the
+# committed ones (ner-ar, summarizer-ext).
+manifests=(models/*/manifest.json)
 if ! out=$(python3 "$T/verify_manifest.py" "${manifests[@]}" 2>&1); then
   printf '%s\n' "$out" >&2
-  die "model files do not match their manifest (see above); for models/ner-ar restore it from git (git checkout -- models/ner-ar), for e5-small rerun this script"
+  die "model files do not match their manifest (see above); restore a committed model from git (git checkout -- models/NAME), for e5-small rerun this script"
 fi
 say "verified: ${manifests[*]}"

@@ -33,18 +33,23 @@ def main():
                                         tasks=[pb.TASK_SUMMARY])
 
     stub = rpc.SummarizerStub(grpc.insecure_channel(args.endpoint))
-    recs = {}
-    for resp in stub.AnalyzeStream(requests()):
+    recs, left = {}, 2 * len(todo)
+    call = stub.AnalyzeStream(requests())
+    for resp in call:
         i, k = map(int, resp.id.split("|"))
         doc = arts[i]["docno"]
         pos = {tuple(s): j for j, s in enumerate(segs[doc]["spans"])}
         recs.setdefault(doc, {"docno": doc})[f"k{k}"] = [
             pos[(s.start, s.end)] for s in resp.summary.sentences]
-    info = stub.GetInfo(pb.GetInfoRequest())
-    models = [f"{m.name} {m.version} {m.sha256[:12]}" for m in info.models]
+        left -= 1
+        if left == 0:
+            call.cancel()  # every answer is in; do not wait for the stream's end
+            break
     with open(args.out, "w", encoding="utf-8") as f:
         for r in recs.values():
             f.write(json.dumps(r) + "\n")
+    info = stub.GetInfo(pb.GetInfoRequest(), timeout=10)
+    models = [f"{m.name} {m.version} {m.sha256[:12]}" for m in info.models]
     print(f"{len(recs)} articles; service models: {models}", file=sys.stderr)
 
 
