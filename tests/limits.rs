@@ -17,7 +17,7 @@ async fn a_full_queue_fails_fast_and_a_deadline_ends_the_wait() {
     let mut busy_client = server.client().await;
     let long = AnalyzeRequest {
         tasks: tasks(&[Task::Summary]),
-        ..request("busy", &ECONOMY.repeat(40))
+        ..request("busy", &ECONOMY.repeat(80))
     };
     let busy = tokio::spawn(async move { busy_client.analyze(long).await });
     tokio::time::sleep(Duration::from_millis(300)).await;
