@@ -15,13 +15,15 @@ Only wheels are accepted (--only-binary=:all:): nothing is built from source.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import re
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fetch_wheel import sha256_file  # noqa: E402
 
 TOP_LEVEL = [
     "numpy==2.4.6",
@@ -60,14 +62,6 @@ def download(dest: Path, reqs: list[str], py: str, deps: bool) -> None:
     subprocess.run(cmd + reqs, check=True, env=env)
 
 
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true", help="only compare with the current file")
@@ -81,7 +75,7 @@ def main() -> int:
         for whl in sorted(base.glob("*.whl")):
             n, v = wheel_name_version(whl.name)
             pins[n] = v
-            hashes.setdefault(n, set()).add(sha256(whl))
+            hashes.setdefault(n, set()).add(sha256_file(whl))
         for py in EXTRA_PYS:
             # Same closure for this Python? (markers could add a package.)
             probe = Path(td) / f"{py}-probe"
@@ -93,7 +87,7 @@ def main() -> int:
             d = Path(td) / py
             download(d, [f"{n}=={v}" for n, v in sorted(pins.items())], py, deps=False)
             for whl in d.glob("*.whl"):
-                hashes[wheel_name_version(whl.name)[0]].add(sha256(whl))
+                hashes[wheel_name_version(whl.name)[0]].add(sha256_file(whl))
 
     lines = [
         "# Hash-pinned venv for models/setup.sh (convert_e5.py, check_e5.py).",
