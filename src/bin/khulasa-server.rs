@@ -1,14 +1,12 @@
 //! `khulasa-server`: the gRPC service.
 
-use std::{io::IsTerminal, process::ExitCode};
+use std::process::ExitCode;
 
 use clap::Parser;
-use khulasa::transport::{self, LogFormat, ServerArgs};
-use tracing_subscriber::EnvFilter;
+use khulasa::transport::{self, ServerArgs, Telemetry};
 
 fn main() -> ExitCode {
     let args = ServerArgs::parse();
-    init_logging(args.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -19,7 +17,19 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let telemetry = {
+        // The OTLP exporter's connection lives on the runtime.
+        let _runtime = runtime.enter();
+        match Telemetry::init(args.log_format, args.otlp_endpoint.as_deref()) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        }
+    };
     let result = runtime.block_on(transport::run(args));
+    telemetry.shutdown();
     // Don't wait for blocking work still running past the drain deadline.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match result {
@@ -28,20 +38,5 @@ fn main() -> ExitCode {
             tracing::error!("{e:#}");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// `RUST_LOG` wins; by default Khulasa logs at info and ONNX Runtime only
-/// its warnings.
-fn init_logging(format: LogFormat) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,ort=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().flatten_event(true).init(),
     }
 }

@@ -16,6 +16,8 @@ use tokio::{
 };
 use tonic::{metadata::MetadataMap, Status};
 
+use super::metrics::{self, GaugeGuard};
+
 /// The workers (articles analyzed at once) and the queue waiting for them.
 pub struct Admission {
     workers: Arc<Semaphore>,
@@ -41,6 +43,7 @@ impl Admission {
         }
         let waiting = self.waiting.fetch_add(1, Ordering::AcqRel);
         let _leave = Leave(&self.waiting);
+        let _depth = GaugeGuard::raise(metrics::QUEUE_DEPTH);
         if waiting >= self.max_waiting {
             return Err(Status::resource_exhausted(format!(
                 "server overloaded: {waiting} requests already queued (limit {}); retry later or add replicas",

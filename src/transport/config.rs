@@ -67,6 +67,35 @@ pub struct ServerArgs {
     /// Log format.
     #[arg(long, env = "KHULASA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// Serve Prometheus metrics at http://ADDR/metrics (off unless set).
+    #[arg(long, env = "KHULASA_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
+    /// Export traces over OTLP/gRPC to this collector, e.g.
+    /// http://otel-collector:4317 (off unless set). Incoming W3C
+    /// `traceparent` is continued and the trace id logged either way.
+    #[arg(long, env = "KHULASA_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
+
+    /// PEM certificate chain: serve gRPC over TLS (needs --tls-key).
+    #[arg(long, env = "KHULASA_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "KHULASA_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// PEM CA certificates: require client certificates signed by one of
+    /// them (mutual TLS; needs --tls-cert).
+    #[arg(long, env = "KHULASA_TLS_CLIENT_CA", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
+
+    /// File holding a bearer token that Summarizer calls must send as
+    /// `authorization: Bearer <token>` (health and reflection stay open).
+    /// For deployments without a mesh; the token is never logged.
+    #[arg(long, env = "KHULASA_AUTH_TOKEN_FILE")]
+    pub auth_token_file: Option<PathBuf>,
 }
 
 impl ServerArgs {

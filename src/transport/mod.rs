@@ -2,12 +2,16 @@
 //! pipeline on the blocking pool and turns results into protobuf messages.
 
 mod admission;
+mod auth;
 mod config;
 mod convert;
+mod metrics;
 mod server;
 mod service;
 mod status;
+mod telemetry;
 
 pub use config::{LogFormat, ServerArgs};
 pub use server::run;
 pub use service::SummarizerService;
+pub use telemetry::Telemetry;

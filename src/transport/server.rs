@@ -11,9 +11,13 @@ use std::{
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic::{
+    service::interceptor::InterceptedService,
+    transport::{Certificate, Identity, ServerTlsConfig},
+};
 use tonic_health::{server::HealthReporter, ServingStatus};
 
-use super::{service::Settings, ServerArgs, SummarizerService};
+use super::{auth::BearerAuth, metrics, service::Settings, ServerArgs, SummarizerService};
 use crate::{
     models::{Runtime, SessionLayout},
     pipeline::{Analyzer, Limits, ModelSet},
@@ -23,6 +27,16 @@ use crate::{
 const SERVICE_NAME: &str = "khulasa.v1.Summarizer";
 
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    if let Some(addr) = args.metrics_listen {
+        let bound = metrics::serve(addr).await?;
+        tracing::info!(metrics = %format_args!("http://{bound}/metrics"), "metrics endpoint ready");
+    }
+    let auth = match &args.auth_token_file {
+        Some(path) => BearerAuth::from_file(path)?,
+        None => BearerAuth::disabled(),
+    };
+    let tls = tls_config(&args)?;
     let (health, health_service) = tonic_health::server::health_reporter();
     set_health(&health, ServingStatus::NotServing).await;
 
@@ -38,9 +52,13 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let analyzer: Arc<OnceLock<Arc<Analyzer>>> = Arc::new(OnceLock::new());
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let service = SummarizerService::new(Arc::clone(&analyzer), settings, shutdown_rx);
-    let summarizer = SummarizerServer::new(service)
-        .max_decoding_message_size(args.max_message_bytes)
-        .max_encoding_message_size(args.max_message_bytes.saturating_mul(4));
+    let auth_enabled = auth.enabled();
+    let summarizer = InterceptedService::new(
+        SummarizerServer::new(service)
+            .max_decoding_message_size(args.max_message_bytes)
+            .max_encoding_message_size(args.max_message_bytes.saturating_mul(4)),
+        auth,
+    );
 
     let reflection_v1 = reflection().build_v1().context("building reflection v1")?;
     let reflection_v1alpha = reflection()
@@ -51,19 +69,19 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, "listening");
+    tracing::info!(%addr, tls = tls.is_some(), auth = auth_enabled, "listening");
 
     let (load_failed_tx, load_failed) = tokio::sync::oneshot::channel::<anyhow::Error>();
     {
         let health = health.clone();
         let args = args.clone();
         tokio::spawn(async move {
-            let started = Instant::now();
             let loaded = tokio::task::spawn_blocking(move || load(&args)).await;
             match loaded {
                 Ok(Ok(ready)) => {
                     let _ = analyzer.set(Arc::new(ready));
                     set_health(&health, ServingStatus::Serving).await;
+                    metrics::record_model_load(started.elapsed());
                     tracing::info!(
                         seconds = started.elapsed().as_secs_f64(),
                         "models loaded and warmed; SERVING"
@@ -80,7 +98,11 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     }
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        builder = builder.tls_config(tls).context("configuring TLS")?;
+    }
+    let server = builder
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -121,6 +143,24 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// TLS when a certificate is configured; mutual TLS when a client CA is too.
+fn tls_config(args: &ServerArgs) -> anyhow::Result<Option<ServerTlsConfig>> {
+    let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
+        return Ok(None);
+    };
+    let read = |path: &Path, what: &str| {
+        std::fs::read(path).with_context(|| format!("cannot read the TLS {what} {}", display(path)))
+    };
+    let mut config = ServerTlsConfig::new().identity(Identity::from_pem(
+        read(cert, "certificate")?,
+        read(key, "key")?,
+    ));
+    if let Some(ca) = &args.tls_client_ca {
+        config = config.client_ca_root(Certificate::from_pem(read(ca, "client CA")?));
+    }
+    Ok(Some(config))
 }
 
 fn reflection() -> tonic_reflection::server::Builder<'static> {

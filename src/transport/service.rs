@@ -11,9 +11,16 @@ use tokio::{
     time::Instant,
 };
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::{Request, Response, Status, Streaming};
+use tonic::{Code, Request, Response, Status, Streaming};
+use tracing::Instrument;
 
-use super::{admission, admission::Admission, convert, status};
+use super::{
+    admission,
+    admission::Admission,
+    convert,
+    metrics::{self, GaugeGuard, Method},
+    status, telemetry,
+};
 use crate::{
     pipeline::{Analysis, Analyzer, ArticleRequest, Limits, StopSignal},
     proto::{self, summarizer_server::Summarizer},
@@ -53,15 +60,30 @@ impl SummarizerService {
         }
     }
 
-    /// Validates, queues, analyzes on the blocking pool and converts one
-    /// article. If this future is dropped (the client went away), the
-    /// analysis is told to stop.
+    /// [`Self::analyze_article`], counted in the metrics as one `method`
+    /// request.
     async fn analyze_one(
         &self,
+        method: Method,
         req: proto::AnalyzeRequest,
         deadline: Option<Instant>,
     ) -> Result<proto::AnalyzeResponse, Status> {
         let received = Instant::now();
+        let result = self.analyze_article(req, deadline, received).await;
+        let code = result.as_ref().map_or_else(Status::code, |_| Code::Ok);
+        metrics::record_request(method, code, received.elapsed());
+        result
+    }
+
+    /// Validates, queues, analyzes on the blocking pool and converts one
+    /// article. If this future is dropped (the client went away), the
+    /// analysis is told to stop.
+    async fn analyze_article(
+        &self,
+        req: proto::AnalyzeRequest,
+        deadline: Option<Instant>,
+        received: Instant,
+    ) -> Result<proto::AnalyzeResponse, Status> {
         let id = loggable(&req.id);
         let request = convert::request(req, &self.settings.limits).map_err(|e| {
             tracing::info!(id, code = "INVALID_ARGUMENT", error = %e, "rejected");
@@ -76,12 +98,15 @@ impl SummarizerService {
             tracing::info!(id, code = status::code_name(s.code()), error = %s.message(), "not admitted");
         })?;
         let queued = received.elapsed();
+        let _in_flight = GaugeGuard::raise(metrics::IN_FLIGHT);
         let stop = StopSignal::new(deadline.map(Instant::into_std));
         let _cancel_on_drop = CancelOnDrop(stop.clone());
         let request = Arc::new(request);
         let job = Arc::clone(&request);
+        let span = tracing::Span::current();
         let result = tokio::task::spawn_blocking(move || {
             let _permit = permit;
+            let _span = span.enter();
             analyzer.analyze(&job, &stop)
         })
         .await
@@ -92,6 +117,8 @@ impl SummarizerService {
         match result {
             Ok(analysis) => {
                 log_analysis(&id, &request, &analysis, queued, received);
+                metrics::record_stages(queued, &analysis.timings);
+                metrics::record_article_chars(request.text.chars().count());
                 Ok(convert::response(&request, analysis))
             }
             Err(e) => {
@@ -158,7 +185,9 @@ impl Summarizer for SummarizerService {
         request: Request<proto::AnalyzeRequest>,
     ) -> Result<Response<proto::AnalyzeResponse>, Status> {
         let deadline = admission::deadline(request.metadata(), Instant::now());
-        self.analyze_one(request.into_inner(), deadline)
+        let span = telemetry::rpc_span("Analyze", request.metadata());
+        self.analyze_one(Method::Analyze, request.into_inner(), deadline)
+            .instrument(span)
             .await
             .map(Response::new)
     }
@@ -170,6 +199,7 @@ impl Summarizer for SummarizerService {
         request: Request<Streaming<proto::AnalyzeRequest>>,
     ) -> Result<Response<Self::AnalyzeStreamStream>, Status> {
         let deadline = admission::deadline(request.metadata(), Instant::now());
+        let span = telemetry::rpc_span("AnalyzeStream", request.metadata());
         let mut inbound = request.into_inner();
         let service = self.clone();
         let mut shutdown = self.shutdown.clone();
@@ -187,7 +217,7 @@ impl Summarizer for SummarizerService {
                             let service = service.clone();
                             in_flight.push(async move {
                                 let id = req.id.clone();
-                                match service.analyze_one(req, deadline).await {
+                                match service.analyze_one(Method::AnalyzeStream, req, deadline).await {
                                     Ok(resp) => resp,
                                     // A bad item fails alone, in band.
                                     Err(status) => proto::AnalyzeResponse {
@@ -227,7 +257,7 @@ impl Summarizer for SummarizerService {
             if let Some(status) = closing_status {
                 let _ = tx.send(Err(status)).await;
             }
-        });
+        }.instrument(span));
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 
@@ -235,6 +265,7 @@ impl Summarizer for SummarizerService {
         &self,
         _request: Request<proto::GetInfoRequest>,
     ) -> Result<Response<proto::GetInfoResponse>, Status> {
+        let received = Instant::now();
         let analyzer = self.analyzer.get();
         let models = analyzer
             .map(|a| a.models().manifests())
@@ -260,7 +291,7 @@ impl Summarizer for SummarizerService {
             })
             .unwrap_or_default();
         let limits = &self.settings;
-        Ok(Response::new(proto::GetInfoResponse {
+        let response = Ok(Response::new(proto::GetInfoResponse {
             server_version: env!("CARGO_PKG_VERSION").to_string(),
             models,
             limits: Some(proto::Limits {
@@ -273,6 +304,8 @@ impl Summarizer for SummarizerService {
                 .map(String::from)
                 .collect(),
             entity_languages,
-        }))
+        }));
+        metrics::record_request(Method::GetInfo, Code::Ok, received.elapsed());
+        response
     }
 }

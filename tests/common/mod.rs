@@ -34,6 +34,11 @@ pub struct Server {
 impl Server {
     /// Starts the server and returns once it listens (models may still load).
     pub fn start(extra_args: &[&str]) -> Server {
+        Server::start_with_env(extra_args, &[])
+    }
+
+    /// [`Server::start`] with extra environment variables.
+    pub fn start_with_env(extra_args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut command = Command::new(env!("CARGO_BIN_EXE_khulasa-server"));
         command.arg("--listen").arg("127.0.0.1:0");
         if !extra_args.contains(&"--models") {
@@ -44,6 +49,7 @@ impl Server {
             .env("RUST_LOG", "info,ort=warn")
             .env_remove("KHULASA_LISTEN")
             .env_remove("KHULASA_MODELS")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -55,11 +61,8 @@ impl Server {
             let log = Arc::clone(&log);
             std::thread::spawn(move || {
                 for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                    if line.contains("listening") {
-                        if let Some(addr) = line.split("addr=").nth(1) {
-                            let _ = addr_tx
-                                .send(addr.split_whitespace().next().unwrap_or("").to_string());
-                        }
+                    if let Some(addr) = listening_addr(&line) {
+                        let _ = addr_tx.send(addr);
                     }
                     log.lock().unwrap().push(line);
                 }
@@ -83,6 +86,13 @@ impl Server {
     /// Starts the server and waits until health reports SERVING.
     pub async fn start_serving(extra_args: &[&str]) -> Server {
         let server = Server::start(extra_args);
+        server.wait_serving().await;
+        server
+    }
+
+    /// [`Server::start_serving`] with extra environment variables.
+    pub async fn start_serving_with_env(extra_args: &[&str], env: &[(&str, &str)]) -> Server {
+        let server = Server::start_with_env(extra_args, env);
         server.wait_serving().await;
         server
     }
@@ -197,6 +207,19 @@ pub async fn shared_server() -> &'static Server {
     });
     server.wait_serving().await;
     server
+}
+
+/// The address of the "listening" log line, in text or JSON format.
+fn listening_addr(line: &str) -> Option<String> {
+    if let Ok(json) = serde_json::from_str::<serde_json::Value>(line) {
+        return (json["message"] == "listening")
+            .then(|| json["addr"].as_str().map(str::to_string))
+            .flatten();
+    }
+    let addr = line
+        .contains("listening")
+        .then(|| line.split("addr=").nth(1))??;
+    addr.split_whitespace().next().map(str::to_string)
 }
 
 pub fn request(id: &str, text: &str) -> AnalyzeRequest {

@@ -1,0 +1,250 @@
+//! Metrics, trace context and OTLP export, observed from outside: a real
+//! server, scraped over HTTP, with a real OTLP/gRPC collector on loopback.
+
+mod common;
+
+use std::{
+    io::{Read, Write},
+    net::TcpStream,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use common::{request, Server};
+use khulasa::proto::GetInfoRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    trace_service_server::{TraceService, TraceServiceServer},
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use tonic::{Request, Response, Status};
+
+const ARTICLE: &str = include_str!("data/economy_ar.txt");
+const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const PARENT_SPAN_ID: &str = "00f067aa0ba902b7";
+
+fn traced<T>(message: T) -> Request<T> {
+    let mut req = Request::new(message);
+    req.metadata_mut().insert(
+        "traceparent",
+        format!("00-{TRACE_ID}-{PARENT_SPAN_ID}-01")
+            .parse()
+            .unwrap(),
+    );
+    req
+}
+
+/// The address from the server's "metrics endpoint ready" log line.
+async fn metrics_url(server: &Server) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(url) = server
+            .log()
+            .iter()
+            .find_map(|l| l.split("metrics=").nth(1).map(str::to_string))
+        {
+            return url
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .trim_matches('"')
+                .to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no metrics line: {:?}",
+            server.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A plain HTTP/1.1 GET; the test needs nothing more.
+fn scrape(url: &str) -> String {
+    let rest = url.strip_prefix("http://").expect("http url");
+    let (host, path) = rest.split_once('/').expect("url has a path");
+    let mut stream = TcpStream::connect(host).expect("connect to metrics");
+    write!(
+        stream,
+        "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    response
+}
+
+/// The value of the one sample of `name` whose labels include all of `labels`.
+fn sample(exposition: &str, name: &str, labels: &[&str]) -> Option<f64> {
+    exposition
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .find(|l| labels.iter().all(|label| l.contains(label)))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_method_and_code_and_time_each_stage() {
+    let server = Server::start_serving(&["--metrics-listen", "127.0.0.1:0"]).await;
+    let url = metrics_url(&server).await;
+    let mut client = server.client().await;
+
+    client
+        .analyze(request("ok", ARTICLE))
+        .await
+        .expect("analyze");
+    let bad = client.analyze(request("empty", "")).await.unwrap_err();
+    assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+    client.get_info(GetInfoRequest {}).await.expect("info");
+
+    let text = tokio::task::spawn_blocking(move || scrape(&url))
+        .await
+        .unwrap();
+    let count = |labels: &[&str]| sample(&text, "khulasa_requests_total", labels);
+    assert_eq!(
+        count(&[r#"method="Analyze""#, r#"code="OK""#]),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        count(&[r#"method="Analyze""#, r#"code="INVALID_ARGUMENT""#]),
+        Some(1.0)
+    );
+    assert_eq!(count(&[r#"method="GetInfo""#, r#"code="OK""#]), Some(1.0));
+    assert_eq!(
+        sample(
+            &text,
+            "khulasa_request_duration_seconds_count",
+            &[r#"method="Analyze""#]
+        ),
+        Some(2.0)
+    );
+    for stage in ["queue", "segment", "embed", "rank", "entities"] {
+        let label = format!(r#"stage="{stage}""#);
+        assert_eq!(
+            sample(&text, "khulasa_stage_duration_seconds_count", &[&label]),
+            Some(1.0),
+            "stage {stage}"
+        );
+    }
+    assert!(text.contains(r#"khulasa_stage_duration_seconds_bucket{stage="embed",le="0.5"}"#));
+    assert_eq!(sample(&text, "khulasa_queue_depth", &[]), Some(0.0));
+    assert_eq!(sample(&text, "khulasa_in_flight_requests", &[]), Some(0.0));
+    assert!(sample(&text, "khulasa_model_load_seconds", &[]).is_some_and(|s| s > 0.0));
+    assert_eq!(
+        sample(
+            &text,
+            "khulasa_build_info",
+            &[concat!(r#"version=""#, env!("CARGO_PKG_VERSION"), r#"""#)]
+        ),
+        Some(1.0)
+    );
+    let chars = ARTICLE.chars().count() as f64;
+    assert_eq!(
+        sample(&text, "khulasa_article_chars_total", &[]),
+        Some(chars)
+    );
+    assert!(sample(&text, "process_resident_memory_bytes", &[]).is_some_and(|b| b > 1e6));
+}
+
+#[tokio::test]
+async fn the_callers_trace_id_is_continued_in_the_log_line() {
+    let server = Server::start_serving(&["--log-format", "json"]).await;
+    let mut client = server.client().await;
+    client
+        .analyze(traced(request("traced", ARTICLE)))
+        .await
+        .expect("analyze");
+    client
+        .analyze(request("untraced", ARTICLE))
+        .await
+        .expect("analyze");
+
+    let log = server.log();
+    let analyzed = |id: &str| -> serde_json::Value {
+        log.iter()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|v| v["message"] == "analyzed" && v["id"] == id)
+            .unwrap_or_else(|| panic!("no analyzed line for {id}: {log:?}"))
+    };
+    assert_eq!(analyzed("traced")["span"]["trace_id"], TRACE_ID);
+    // Without a traceparent the request starts a trace of its own.
+    let own = analyzed("untraced")["span"]["trace_id"]
+        .as_str()
+        .expect("a trace id")
+        .to_string();
+    assert_eq!(own.len(), 32);
+    assert_ne!(own, TRACE_ID);
+}
+
+/// An OTLP/gRPC trace collector that keeps what it receives.
+#[derive(Default, Clone)]
+struct Collector {
+    received: Arc<Mutex<Vec<ExportTraceServiceRequest>>>,
+}
+
+#[tonic::async_trait]
+impl TraceService for Collector {
+    async fn export(
+        &self,
+        request: Request<ExportTraceServiceRequest>,
+    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
+        self.received.lock().unwrap().push(request.into_inner());
+        Ok(Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+#[tokio::test]
+async fn spans_are_exported_over_otlp_as_children_of_the_callers_span() {
+    let collector = Collector::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let collector_addr = listener.local_addr().unwrap();
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(TraceServiceServer::new(collector.clone()))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+
+    let endpoint = format!("http://{collector_addr}");
+    // Export batches quickly so the test doesn't wait 5 s for the default.
+    let server = Server::start_serving_with_env(
+        &["--otlp-endpoint", &endpoint],
+        &[("OTEL_BSP_SCHEDULE_DELAY", "100")],
+    )
+    .await;
+    let mut client = server.client().await;
+    client
+        .analyze(traced(request("exported", ARTICLE)))
+        .await
+        .expect("analyze");
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let rpc = loop {
+        let spans: Vec<_> = collector
+            .received
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|r| &r.resource_spans)
+            .flat_map(|r| &r.scope_spans)
+            .flat_map(|s| &s.spans)
+            .cloned()
+            .collect();
+        if let Some(rpc) = spans.into_iter().find(|s| s.name == "rpc") {
+            break rpc;
+        }
+        assert!(Instant::now() < deadline, "no rpc span exported");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(hex(&rpc.trace_id), TRACE_ID);
+    assert_eq!(hex(&rpc.parent_span_id), PARENT_SPAN_ID);
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
