@@ -1,0 +1,239 @@
+//! TLS, mutual TLS and the bearer token, with certificates made in the test.
+
+mod common;
+
+use std::{path::Path, time::Duration};
+
+use common::{request, Server};
+use khulasa::proto::summarizer_client::SummarizerClient;
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
+use tonic::{
+    transport::{Certificate, Channel, ClientTlsConfig, Identity},
+    Code,
+};
+use tonic_health::pb::{health_client::HealthClient, HealthCheckRequest};
+
+const ARTICLE: &str = include_str!("data/economy_ar.txt");
+const TOKEN: &str = "tok-5f1e0c9a7b";
+
+/// A CA, a server certificate for localhost and a client certificate, as PEM.
+struct Pki {
+    ca: String,
+    server_cert: String,
+    server_key: String,
+    client_cert: String,
+    client_key: String,
+}
+
+fn pki() -> Pki {
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "khulasa test CA");
+    ca_params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+
+    let leaf = |name: &str, usage: ExtendedKeyUsagePurpose| {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec![name.to_string()]).unwrap();
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.extended_key_usages.push(usage);
+        let cert = params.signed_by(&key, &issuer).unwrap();
+        (cert.pem(), key.serialize_pem())
+    };
+    let (server_cert, server_key) = leaf("localhost", ExtendedKeyUsagePurpose::ServerAuth);
+    let (client_cert, client_key) = leaf("khulasa-client", ExtendedKeyUsagePurpose::ClientAuth);
+    Pki {
+        ca: ca.pem(),
+        server_cert,
+        server_key,
+        client_cert,
+        client_key,
+    }
+}
+
+fn write(dir: &Path, name: &str, contents: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+fn port(server: &Server) -> &str {
+    server.addr.rsplit(':').next().unwrap()
+}
+
+async fn tls_channel(
+    server: &Server,
+    pki: &Pki,
+    identity: bool,
+) -> Result<Channel, tonic::transport::Error> {
+    let mut tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(&pki.ca))
+        .domain_name("localhost");
+    if identity {
+        tls = tls.identity(Identity::from_pem(&pki.client_cert, &pki.client_key));
+    }
+    Channel::from_shared(format!("https://localhost:{}", port(server)))
+        .unwrap()
+        .tls_config(tls)?
+        .connect_timeout(Duration::from_secs(10))
+        .connect()
+        .await
+}
+
+/// Health over TLS until SERVING (the shared helper speaks plaintext).
+async fn wait_serving_tls(server: &Server, pki: &Pki, identity: bool) {
+    for _ in 0..600 {
+        if let Ok(channel) = tls_channel(server, pki, identity).await {
+            if let Ok(resp) = HealthClient::new(channel)
+                .check(HealthCheckRequest::default())
+                .await
+            {
+                if resp.into_inner().status == 1 {
+                    return;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("server never became SERVING over TLS: {:?}", server.log());
+}
+
+#[tokio::test]
+async fn serves_over_tls_and_refuses_plaintext() {
+    let pki = pki();
+    let dir = tempfile::tempdir().unwrap();
+    let cert = write(dir.path(), "server.pem", &pki.server_cert);
+    let key = write(dir.path(), "server.key", &pki.server_key);
+    let server = Server::start(&["--tls-cert", &cert, "--tls-key", &key]);
+    wait_serving_tls(&server, &pki, false).await;
+
+    let channel = tls_channel(&server, &pki, false)
+        .await
+        .expect("TLS connect");
+    let resp = SummarizerClient::new(channel)
+        .analyze(request("tls", ARTICLE))
+        .await
+        .expect("analyze over TLS")
+        .into_inner();
+    assert!(resp.summary.is_some());
+
+    let plaintext = async {
+        let channel = Channel::from_shared(server.addr.clone())?.connect().await?;
+        let result = SummarizerClient::new(channel)
+            .analyze(request("plain", ARTICLE))
+            .await;
+        Ok::<_, Box<dyn std::error::Error>>(result.is_ok())
+    };
+    assert!(
+        !matches!(plaintext.await, Ok(true)),
+        "a plaintext call succeeded against a TLS server"
+    );
+}
+
+#[tokio::test]
+async fn mutual_tls_requires_a_client_certificate_from_the_ca() {
+    let pki = pki();
+    let dir = tempfile::tempdir().unwrap();
+    let cert = write(dir.path(), "server.pem", &pki.server_cert);
+    let key = write(dir.path(), "server.key", &pki.server_key);
+    let ca = write(dir.path(), "ca.pem", &pki.ca);
+    let server = Server::start(&[
+        "--tls-cert",
+        &cert,
+        "--tls-key",
+        &key,
+        "--tls-client-ca",
+        &ca,
+    ]);
+    wait_serving_tls(&server, &pki, true).await;
+
+    let channel = tls_channel(&server, &pki, true)
+        .await
+        .expect("mTLS connect");
+    SummarizerClient::new(channel)
+        .analyze(request("mtls", ARTICLE))
+        .await
+        .expect("analyze with a client certificate");
+
+    // Without a client certificate the handshake (or the first call) fails.
+    let anonymous = async {
+        let channel = tls_channel(&server, &pki, false).await?;
+        let result = SummarizerClient::new(channel)
+            .analyze(request("anonymous", ARTICLE))
+            .await;
+        Ok::<_, Box<dyn std::error::Error>>(result.is_ok())
+    };
+    assert!(
+        !matches!(anonymous.await, Ok(true)),
+        "a call without a client certificate succeeded"
+    );
+}
+
+#[tokio::test]
+async fn the_bearer_token_guards_the_summarizer_but_not_health() {
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = write(dir.path(), "token", &format!("{TOKEN}\n"));
+    let server = Server::start_serving(&["--auth-token-file", &token_file]).await;
+    let mut client = server.client().await;
+
+    let with = |auth: Option<&str>| {
+        let mut req = tonic::Request::new(request("auth", ARTICLE));
+        if let Some(auth) = auth {
+            req.metadata_mut()
+                .insert("authorization", auth.parse().unwrap());
+        }
+        req
+    };
+    for (auth, expected) in [
+        (None, "missing bearer token"),
+        (Some("Bearer wrong-token"), "invalid bearer token"),
+        (Some(TOKEN), "missing bearer token"),
+    ] {
+        let err = client.analyze(with(auth)).await.unwrap_err();
+        assert_eq!(err.code(), Code::Unauthenticated, "{auth:?}");
+        assert!(
+            err.message().contains(expected),
+            "{auth:?}: {}",
+            err.message()
+        );
+    }
+    let bearer = format!("Bearer {TOKEN}");
+    client
+        .analyze(with(Some(&bearer)))
+        .await
+        .expect("analyze with the token");
+
+    // Health answered without a token (wait_serving used it), and the
+    // secret never reaches the log.
+    assert!(server.log().iter().all(|l| !l.contains(TOKEN)));
+    assert!(server.log().iter().any(|l| l.contains("UNAUTHENTICATED")));
+}
+
+#[test]
+fn an_unreadable_token_file_stops_the_server_with_a_clear_error() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_khulasa-server"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--auth-token-file",
+            "/nonexistent/token",
+        ])
+        .output()
+        .expect("run server");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot read the auth token file /nonexistent/token"),
+        "{stderr}"
+    );
+}
