@@ -17,6 +17,9 @@ Scorers:
                   digits, reporting verbs, station and weekday names), trained
                   on the first N training articles (segment.py spans); needs
                   scikit-learn (not in requirements.txt)
+  --title-ceiling a cheating upper bound for any scorer that works through e5
+                  similarity: pick the sentence closest to the e5 embedding
+                  of the headline itself (unknown at inference time)
 
     python models/summarizer/k1_switch.py --onnx models/summarizer-ext --gbm 3000
 """
@@ -107,6 +110,7 @@ def main():
     ap.add_argument("--onnx", action="append", default=[])
     ap.add_argument("--ckpt", action="append", default=[])
     ap.add_argument("--gbm", type=int, default=0)
+    ap.add_argument("--title-ceiling", action="store_true")
     args = ap.parse_args()
     dev = load(("dev",))["dev"]
     for d in args.onnx:
@@ -133,6 +137,11 @@ def main():
                     torch.from_numpy(features(it["sents"], it["emb"], c["features"]))[None])[0].numpy()
                   for it in dev]
         curve(ck, dev, sc)
+    if args.title_ceiling:
+        from embed import Encoder
+        titles = Encoder(threads=1).embed([it["title"] for it in dev])
+        curve("cosine to the headline's own e5 embedding (cheating ceiling)", dev,
+              [it["emb"] @ t for it, t in zip(dev, titles)])
     if args.gbm:
         curve(f"GBM on surface features ({args.gbm} training articles)", dev,
               gbm_scores(dev, args.gbm))
