@@ -44,8 +44,8 @@ def batches(items, bs, rng, soft_raw_target=False, raw=None):
             soft[b, :m] = torch.from_numpy(s_ if soft_raw_target else s_ / max(float(s_.max()), 1e-6))
             mask[b, :m] = True
             rawr[b, :m] = torch.from_numpy(it["soft"][:m])
-        if raw is not None:
-            raw.append(rawr)
+        if raw is not None:  # the raw ROUGE-1 targets of this batch, for the k=1 losses
+            raw[:] = [rawr]
         yield emb, feat, hard, soft, mask
 
 
