@@ -20,7 +20,7 @@ from model import Scorer
 MAX_TRAIN_SENT = 128  # training sees at most the first 128 sentences of an article
 
 
-def batches(items, bs, rng, soft_raw_target=False):
+def batches(items, bs, rng, soft_raw_target=False, raw=None):
     items = items[:]
     rng.shuffle(items)
     for s in range(0, len(items), bs):
@@ -32,6 +32,7 @@ def batches(items, bs, rng, soft_raw_target=False):
         hard = torch.zeros(B, n)
         soft = torch.zeros(B, n)
         mask = torch.zeros(B, n, dtype=torch.bool)
+        rawr = torch.zeros(B, n)
         for b, it in enumerate(part):
             m = min(len(it["sents"]), MAX_TRAIN_SENT)
             emb[b, :m] = torch.from_numpy(it["emb"][:m])
@@ -42,6 +43,9 @@ def batches(items, bs, rng, soft_raw_target=False):
             s_ = it["soft"][:m]
             soft[b, :m] = torch.from_numpy(s_ if soft_raw_target else s_ / max(float(s_.max()), 1e-6))
             mask[b, :m] = True
+            rawr[b, :m] = torch.from_numpy(it["soft"][:m])
+        if raw is not None:  # the raw ROUGE-1 targets of this batch, for the k=1 losses
+            raw[:] = [rawr]
         yield emb, feat, hard, soft, mask
 
 
@@ -82,6 +86,14 @@ def main():
                     help="weight of a listwise softmax cross-entropy over each article's "
                          "sentences towards softmax(soft / tau)")
     ap.add_argument("--tau", type=float, default=0.1)
+    ap.add_argument("--expected-weight", type=float, default=0.0,
+                    help="weight of a k=1 loss: minus the expected raw ROUGE-1 F1 of a "
+                         "sentence drawn from softmax(logits / expected-temp) (a policy-gradient "
+                         "view of picking one sentence)")
+    ap.add_argument("--expected-temp", type=float, default=1.0)
+    ap.add_argument("--mse-weight", type=float, default=0.0,
+                    help="weight of a per-sentence regression (MSE) of the raw ROUGE-1 F1 "
+                         "against the headline on the logits")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--bs", type=int, default=32)
     ap.add_argument("--seed", type=int, default=13)
@@ -110,7 +122,8 @@ def main():
     for ep in range(1, args.epochs + 1):
         model.train()
         tl = 0.0
-        for emb, feat, hard, soft, mask in batches(train, args.bs, rng, args.soft_raw):
+        raws = []
+        for emb, feat, hard, soft, mask in batches(train, args.bs, rng, args.soft_raw, raws):
             logits = model(emb, feat, mask)
             m = mask.float()
             loss = ((args.hard_weight * bce(logits, hard) + args.soft_weight * bce(logits, soft)) * m).sum() / m.sum()
@@ -122,6 +135,14 @@ def main():
                 has = (raw.max(-1).values > 0).float()
                 lw = -(target * logp.masked_fill(~mask, 0)).sum(-1)
                 loss = loss + args.listwise_weight * (lw * has).sum() / has.sum().clamp(min=1)
+            if args.expected_weight > 0 or args.mse_weight > 0:
+                rr = raws[-1]
+                neg = torch.finfo(logits.dtype).min / 2
+                if args.expected_weight > 0:
+                    pol = torch.softmax((logits / args.expected_temp).masked_fill(~mask, neg), -1)
+                    loss = loss - args.expected_weight * (pol * rr).sum(-1).mean()
+                if args.mse_weight > 0:
+                    loss = loss + args.mse_weight * (((logits - rr) ** 2) * m).sum() / m.sum()
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
