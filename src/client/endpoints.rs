@@ -101,18 +101,49 @@ pub fn normalize_all(raw: &[String]) -> Result<Vec<String>> {
 }
 
 /// Whether a failed call may succeed on another endpoint (or the same one a
-/// moment later). UNAVAILABLE covers refused/reset connections; tonic maps
-/// connect errors to it. RESOURCE_EXHAUSTED is a busy server, unless it is
-/// about the message size, which no endpoint will accept either.
+/// moment later). Every call this client makes is idempotent, so a call cut
+/// off mid-flight may be sent again. Retryable:
+/// - UNAVAILABLE: refused connections (tonic maps connect errors to it), a
+///   draining server, a proxy with no live upstream;
+/// - RESOURCE_EXHAUSTED from a busy server, unless it is about the message
+///   size, which no endpoint will accept either;
+/// - the connection breaking under a call: a server killed mid-request
+///   (UNKNOWN "transport error"), a reset HTTP/2 stream or connection, a
+///   proxy's 502/503/504 page instead of a gRPC answer; see
+///   [`is_broken_connection`];
+/// - CANCELLED that is not our deadline ([`Pool::call`] turns that one into
+///   DEADLINE_EXCEEDED first): this client never cancels, so the server or a
+///   proxy dropped the call.
 pub fn is_retryable(status: &Status) -> bool {
     match status.code() {
-        Code::Unavailable => true,
+        Code::Unavailable | Code::Cancelled => true,
         Code::ResourceExhausted => {
             let m = status.message().to_ascii_lowercase();
             !(m.contains("too large") || m.contains("message length"))
         }
+        Code::Unknown | Code::Internal => is_broken_connection(status),
         _ => false,
     }
+}
+
+/// Whether an UNKNOWN/INTERNAL status came from below gRPC rather than from
+/// the server's handler: tonic's transport error in the source chain (the
+/// connection died under the call), an HTTP/2 stream or connection error,
+/// or a gateway error page that tonic tried to read as a gRPC body
+/// ("... while receiving response with status: 502 Bad Gateway").
+fn is_broken_connection(status: &Status) -> bool {
+    let mut source = std::error::Error::source(status);
+    while let Some(err) = source {
+        if err.is::<tonic::transport::Error>() || err.is::<std::io::Error>() {
+            return true;
+        }
+        source = err.source();
+    }
+    let m = status.message();
+    m.starts_with("h2 protocol error")
+        || ["502", "503", "504"]
+            .iter()
+            .any(|code| m.contains(&format!("with status: {code} ")))
 }
 
 /// A failed call and where it went.
@@ -531,6 +562,55 @@ mod tests {
         assert!(!is_retryable(&Status::invalid_argument("empty text")));
         assert!(!is_retryable(&Status::deadline_exceeded("slow")));
         assert!(!is_retryable(&Status::internal("bug")));
+        assert!(!is_retryable(&Status::unknown("handler failed")));
+        assert!(!is_retryable(&Status::failed_precondition("no model")));
+        // The connection broke under the call, or a proxy answered for a
+        // dead upstream: the same request may go elsewhere.
+        assert!(is_retryable(&Status::cancelled("stream reset")));
+        assert!(is_retryable(&Status::internal(
+            "h2 protocol error: stream error received: unexpected internal error encountered"
+        )));
+        assert!(is_retryable(&Status::internal(
+            "protocol error: received message with invalid compression flag: 60 (valid flags are 0 and 1) \
+             while receiving response with status: 502 Bad Gateway"
+        )));
+        assert!(!is_retryable(&Status::internal(
+            "protocol error: received message with invalid compression flag: 60 (valid flags are 0 and 1) \
+             while receiving response with status: 500 Internal Server Error"
+        )));
+    }
+
+    #[tokio::test]
+    async fn a_server_killed_mid_call_is_retryable() {
+        // A server that accepts the connection, reads a little and drops it
+        // without answering: what a killed replica looks like to a call
+        // already sent to it.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            use tokio::io::AsyncReadExt;
+            loop {
+                let (mut conn, _) = listener.accept().await.unwrap();
+                let mut buf = [0u8; 64];
+                let _ = conn.read(&mut buf).await;
+                drop(conn);
+            }
+        });
+        let pool = Pool::new(vec![format!("http://{addr}")], Duration::from_secs(5)).unwrap();
+        let req = proto::AnalyzeRequest {
+            id: "a".into(),
+            text: "نص".into(),
+            ..Default::default()
+        };
+        let mut client = summarizer(pool.slots[0].channel.clone());
+        let status = client.analyze(req).await.unwrap_err();
+        server.abort();
+        assert!(
+            is_retryable(&status),
+            "{:?}: {} should be retried",
+            status.code(),
+            status.message()
+        );
     }
 
     #[test]
