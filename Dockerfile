@@ -62,11 +62,12 @@ ENV PATH=/opt/khulasa/bin:$PATH \
     KHULASA_LISTEN=0.0.0.0:50051 \
     KHULASA_MODELS=/opt/khulasa/models \
     KHULASA_LOG_FORMAT=json \
+    KHULASA_METRICS_LISTEN=0.0.0.0:9090 \
     KHULASA_DRAIN_SECONDS=30 \
     KHULASA_ENDPOINT=http://127.0.0.1:50051
 USER 10001:10001
 WORKDIR /opt/khulasa
-EXPOSE 50051
+EXPOSE 50051 9090
 # `khulasa health` exits 0 only when the server and the Summarizer service
 # are both SERVING (NOT_SERVING while models load and while draining).
 # Models load in well under a minute; give them two.
