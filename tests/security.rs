@@ -237,3 +237,68 @@ fn an_unreadable_token_file_stops_the_server_with_a_clear_error() {
         "{stderr}"
     );
 }
+
+/// The `khulasa` client over mutual TLS with a bearer token, as an operator
+/// without a mesh would run it.
+#[tokio::test]
+async fn the_client_speaks_mutual_tls_with_a_token() {
+    let pki = pki();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (cert, key, ca) = (
+        write(d, "server.pem", &pki.server_cert),
+        write(d, "server.key", &pki.server_key),
+        write(d, "ca.pem", &pki.ca),
+    );
+    let (client_cert, client_key) = (
+        write(d, "client.pem", &pki.client_cert),
+        write(d, "client.key", &pki.client_key),
+    );
+    let token = write(d, "token", TOKEN);
+    let article = write(d, "article.txt", ARTICLE);
+    let server = Server::start(&[
+        "--tls-cert",
+        &cert,
+        "--tls-key",
+        &key,
+        "--tls-client-ca",
+        &ca,
+        "--auth-token-file",
+        &token,
+    ]);
+    wait_serving_tls(&server, &pki, true).await;
+
+    let endpoint = format!("localhost:{}", port(&server));
+    let tls = [
+        "--tls-ca",
+        ca.as_str(),
+        "--tls-cert",
+        client_cert.as_str(),
+        "--tls-key",
+        client_key.as_str(),
+    ];
+    let run = |extra: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_khulasa"))
+            .args(["--endpoint", &endpoint, "--timeout", "120"])
+            .args(tls)
+            .args(extra)
+            .args(["analyze", "--json", &article])
+            .env_remove("KHULASA_ENDPOINT")
+            .output()
+            .expect("run khulasa");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+
+    let (code, stdout, stderr) = run(&["--token-file", &token]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let response: serde_json::Value = serde_json::from_str(&stdout).expect("JSON answer");
+    assert!(response["summary"].is_object(), "{stdout}");
+
+    let (code, _, stderr) = run(&[]);
+    assert_ne!(code, Some(0));
+    assert!(stderr.contains("UNAUTHENTICATED"), "{stderr}");
+}

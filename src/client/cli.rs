@@ -33,6 +33,51 @@ pub struct Cli {
     #[arg(long, value_name = "SECS", global = true, default_value = "60", value_parser = parse_timeout)]
     pub timeout: Duration,
 
+    /// PEM CA certificates that signed the servers' TLS certificates: speak
+    /// TLS (endpoints given as host:port become https://).
+    #[arg(
+        long,
+        value_name = "FILE",
+        global = true,
+        env = "KHULASA_CLIENT_TLS_CA"
+    )]
+    pub tls_ca: Option<PathBuf>,
+
+    /// PEM client certificate for mutual TLS (with --tls-key and --tls-ca).
+    #[arg(long, value_name = "FILE", global = true, env = "KHULASA_CLIENT_TLS_CERT", requires_all = ["tls_key", "tls_ca"])]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --tls-cert.
+    #[arg(
+        long,
+        value_name = "FILE",
+        global = true,
+        env = "KHULASA_CLIENT_TLS_KEY",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+
+    /// Server name to verify in the certificate, when it differs from the
+    /// endpoint's host (e.g. connecting by IP).
+    #[arg(
+        long,
+        value_name = "NAME",
+        global = true,
+        env = "KHULASA_CLIENT_TLS_DOMAIN",
+        requires = "tls_ca"
+    )]
+    pub tls_domain: Option<String>,
+
+    /// File holding a bearer token to send as `authorization: Bearer
+    /// <token>` (servers started with --auth-token-file).
+    #[arg(
+        long,
+        value_name = "FILE",
+        global = true,
+        env = "KHULASA_CLIENT_TOKEN_FILE"
+    )]
+    pub token_file: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }

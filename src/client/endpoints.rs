@@ -16,7 +16,8 @@ use std::{
 
 use anyhow::{bail, Context, Result};
 use tonic::{
-    transport::{Channel, Endpoint, Uri},
+    metadata::AsciiMetadataValue,
+    transport::{Channel, ClientTlsConfig, Endpoint, Uri},
     Code, Status,
 };
 use tonic_health::pb::{
@@ -42,23 +43,27 @@ const MAX_DECODING_BYTES: usize = 64 << 20;
 pub const SUMMARIZER_SERVICE: &str = "khulasa.v1.Summarizer";
 
 /// Turns what the user typed into a URI tonic accepts: `host:port` gets
-/// `http://`, a trailing `/` is dropped. Only plain-text `http` is accepted:
-/// this build of tonic has no TLS, and an `https://` URI would silently be
-/// spoken to in plain text.
-pub fn normalize_endpoint(raw: &str) -> Result<String> {
+/// `http://`, or `https://` when `tls` is on; a trailing `/` is dropped. The
+/// scheme must agree with `tls`, so a TLS server is never spoken to in plain
+/// text by mistake, nor the other way round.
+pub fn normalize_endpoint(raw: &str, tls: bool) -> Result<String> {
     let s = raw.trim();
     if s.is_empty() {
         bail!("empty endpoint");
     }
+    let scheme = if tls { "https" } else { "http" };
     let with_scheme = match s.split_once("://") {
-        Some((scheme, _)) if scheme.eq_ignore_ascii_case("http") => s.to_string(),
-        Some((scheme, _)) if scheme.eq_ignore_ascii_case("https") => {
-            bail!("endpoint {s:?}: https (TLS) is not supported by this client; use http://")
+        Some((given, _)) if given.eq_ignore_ascii_case(scheme) => s.to_string(),
+        Some((given, _)) if given.eq_ignore_ascii_case("https") => {
+            bail!("endpoint {s:?}: https needs --tls-ca (the CA that signed the server's certificate)")
         }
-        Some((scheme, _)) => {
-            bail!("endpoint {s:?}: unsupported scheme {scheme:?}; use http://host:port")
+        Some((given, _)) if given.eq_ignore_ascii_case("http") => {
+            bail!("endpoint {s:?}: TLS options are set, so use https:// or just host:port")
         }
-        None => format!("http://{s}"),
+        Some((given, _)) => {
+            bail!("endpoint {s:?}: unsupported scheme {given:?}; use {scheme}://host:port")
+        }
+        None => format!("{scheme}://{s}"),
     };
     let uri: Uri = with_scheme
         .parse()
@@ -78,18 +83,20 @@ pub fn normalize_endpoint(raw: &str) -> Result<String> {
     }
     if let Some(pq) = uri.path_and_query() {
         if pq.as_str() != "/" && !pq.as_str().is_empty() {
-            bail!("endpoint {s:?}: a path or query is not supported, give only http://host:port");
+            bail!(
+                "endpoint {s:?}: a path or query is not supported, give only {scheme}://host:port"
+            );
         }
     }
-    Ok(format!("http://{authority}"))
+    Ok(format!("{scheme}://{authority}"))
 }
 
 /// Normalizes every endpoint and drops repeats (keeping the first), so a
 /// server listed twice does not get twice the share of requests.
-pub fn normalize_all(raw: &[String]) -> Result<Vec<String>> {
+pub fn normalize_all(raw: &[String], tls: bool) -> Result<Vec<String>> {
     let mut out: Vec<String> = Vec::with_capacity(raw.len());
     for r in raw {
-        let url = normalize_endpoint(r)?;
+        let url = normalize_endpoint(r, tls)?;
         if !out.contains(&url) {
             out.push(url);
         }
@@ -201,6 +208,27 @@ impl Drop for InFlight<'_> {
     }
 }
 
+/// How to reach the servers.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// Per-attempt time limit, also sent as the gRPC deadline.
+    pub timeout: Duration,
+    /// TLS (and a client identity for mutual TLS); endpoints are `https://`.
+    pub tls: Option<ClientTlsConfig>,
+    /// Sent as `authorization` on Summarizer calls.
+    pub authorization: Option<AsciiMetadataValue>,
+}
+
+impl ConnectOptions {
+    pub fn plain(timeout: Duration) -> Self {
+        ConnectOptions {
+            timeout,
+            tls: None,
+            authorization: None,
+        }
+    }
+}
+
 /// The endpoints, balanced least-loaded with round-robin tie-breaking.
 #[derive(Debug)]
 pub struct Pool {
@@ -208,6 +236,8 @@ pub struct Pool {
     /// Where the next tie-breaking scan starts.
     next: AtomicUsize,
     timeout: Duration,
+    /// `Bearer <token>`, marked sensitive so it never shows in a `Debug`.
+    authorization: Option<AsciiMetadataValue>,
     /// Origin of the `avoid_until_ms` clocks.
     epoch: Instant,
 }
@@ -215,7 +245,12 @@ pub struct Pool {
 impl Pool {
     /// Creates lazy channels to the (already normalized) endpoints; nothing
     /// is connected yet.
-    pub fn new(urls: Vec<String>, timeout: Duration) -> Result<Self> {
+    pub fn new(urls: Vec<String>, options: ConnectOptions) -> Result<Self> {
+        let ConnectOptions {
+            timeout,
+            tls,
+            authorization,
+        } = options;
         if urls.is_empty() {
             bail!("no endpoint given");
         }
@@ -225,8 +260,14 @@ impl Pool {
         let slots = urls
             .into_iter()
             .map(|url| {
-                let endpoint = Endpoint::from_shared(url.clone())
-                    .with_context(|| format!("invalid endpoint {url}"))?
+                let mut endpoint = Endpoint::from_shared(url.clone())
+                    .with_context(|| format!("invalid endpoint {url}"))?;
+                if let Some(tls) = &tls {
+                    endpoint = endpoint
+                        .tls_config(tls.clone())
+                        .with_context(|| format!("TLS settings for {url}"))?;
+                }
+                let endpoint = endpoint
                     .connect_timeout(connect_timeout)
                     .tcp_nodelay(true)
                     .http2_keep_alive_interval(Duration::from_secs(30))
@@ -243,6 +284,7 @@ impl Pool {
             slots,
             next: AtomicUsize::new(0),
             timeout,
+            authorization,
             epoch: Instant::now(),
         })
     }
@@ -366,6 +408,16 @@ impl Pool {
         Status::deadline_exceeded(msg)
     }
 
+    /// A Summarizer request with the deadline and credentials.
+    fn request<T>(&self, message: T, timeout: Duration) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        request.set_timeout(timeout);
+        if let Some(auth) = &self.authorization {
+            request.metadata_mut().insert("authorization", auth.clone());
+        }
+        request
+    }
+
     /// `Analyze` with balancing and retries.
     pub async fn analyze(
         &self,
@@ -374,8 +426,7 @@ impl Pool {
         self.call(|channel, timeout| {
             let req = req.clone();
             async move {
-                let mut request = tonic::Request::new(req);
-                request.set_timeout(timeout);
+                let request = self.request(req, timeout);
                 summarizer(channel)
                     .analyze(request)
                     .await
@@ -389,8 +440,7 @@ impl Pool {
     pub async fn get_info(&self) -> Result<(String, proto::GetInfoResponse), CallError> {
         let (info, idx) = self
             .call_at(|channel, timeout| async move {
-                let mut request = tonic::Request::new(proto::GetInfoRequest {});
-                request.set_timeout(timeout);
+                let request = self.request(proto::GetInfoRequest {}, timeout);
                 summarizer(channel)
                     .get_info(request)
                     .await
@@ -525,7 +575,7 @@ mod tests {
             ("http://[::1]:50051", "http://[::1]:50051"),
             ("example.com", "http://example.com"),
         ] {
-            assert_eq!(normalize_endpoint(raw).unwrap(), want, "{raw}");
+            assert_eq!(normalize_endpoint(raw, false).unwrap(), want, "{raw}");
         }
         for bad in [
             "",
@@ -539,7 +589,7 @@ mod tests {
             "h:notaport",
         ] {
             assert!(
-                normalize_endpoint(bad).is_err(),
+                normalize_endpoint(bad, false).is_err(),
                 "{bad:?} should be rejected"
             );
         }
@@ -548,8 +598,24 @@ mod tests {
     #[test]
     fn normalize_all_dedupes() {
         let raw = ["a:1", "http://a:1", "b:2"].map(String::from);
-        assert_eq!(normalize_all(&raw).unwrap(), ["http://a:1", "http://b:2"]);
-        assert!(normalize_all(&[]).is_err());
+        assert_eq!(
+            normalize_all(&raw, false).unwrap(),
+            ["http://a:1", "http://b:2"]
+        );
+        assert!(normalize_all(&[], false).is_err());
+    }
+
+    #[test]
+    fn tls_endpoints_use_https_only() {
+        assert_eq!(normalize_endpoint("h:443", true).unwrap(), "https://h:443");
+        assert_eq!(
+            normalize_endpoint("HTTPS://h:443/", true).unwrap(),
+            "https://h:443"
+        );
+        let plain = normalize_endpoint("http://h:1", true).unwrap_err();
+        assert!(plain.to_string().contains("TLS options are set"), "{plain}");
+        let no_ca = normalize_endpoint("https://h:1", false).unwrap_err();
+        assert!(no_ca.to_string().contains("--tls-ca"), "{no_ca}");
     }
 
     #[test]
@@ -596,7 +662,11 @@ mod tests {
                 drop(conn);
             }
         });
-        let pool = Pool::new(vec![format!("http://{addr}")], Duration::from_secs(5)).unwrap();
+        let pool = Pool::new(
+            vec![format!("http://{addr}")],
+            ConnectOptions::plain(Duration::from_secs(5)),
+        )
+        .unwrap();
         let req = proto::AnalyzeRequest {
             id: "a".into(),
             text: "نص".into(),
@@ -627,7 +697,7 @@ mod tests {
         let urls = (0..n)
             .map(|i| format!("http://127.0.0.1:{}", 1 + i))
             .collect();
-        Pool::new(urls, Duration::from_secs(5)).unwrap()
+        Pool::new(urls, ConnectOptions::plain(Duration::from_secs(5))).unwrap()
     }
 
     #[tokio::test]

@@ -8,6 +8,7 @@
 
 pub mod batch;
 pub mod cli;
+mod credentials;
 pub mod endpoints;
 pub mod record;
 pub mod render;
@@ -25,8 +26,9 @@ use record::{InfoRecord, OutputRecord};
 /// errors of the client itself (unhealthy server, failed batch items); `Err`
 /// means exit 1 with the error printed.
 pub async fn run(cli: Cli) -> Result<ExitCode> {
-    let urls = endpoints::normalize_all(&cli.endpoints)?;
-    let pool = Pool::new(urls, cli.timeout)?;
+    let options = credentials::connect_options(&cli)?;
+    let urls = endpoints::normalize_all(&cli.endpoints, options.tls.is_some())?;
+    let pool = Pool::new(urls, options)?;
     match cli.command {
         Command::Analyze(args) => analyze(&args, &pool).await,
         Command::Batch(args) => batch::run(&args, &pool).await,
