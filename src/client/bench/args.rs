@@ -51,13 +51,23 @@ pub struct BenchArgs {
     /// Flags of the server (as for khulasa-server, shell-quoted): given to a
     /// --spawn'ed server and mirrored by --raw (models, sessions, threads,
     /// concurrency). Leave out --listen.
-    #[arg(long, value_name = "ARGS", default_value = "", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        value_name = "ARGS",
+        default_value = "",
+        allow_hyphen_values = true
+    )]
     pub server_args: String,
 
     /// Flags of a second server configuration (with --spawn): it is measured
     /// at the same levels after the first, and throughput and latency are
     /// reported as ratios of the two.
-    #[arg(long, value_name = "ARGS", allow_hyphen_values = true, requires = "spawn")]
+    #[arg(
+        long,
+        value_name = "ARGS",
+        allow_hyphen_values = true,
+        requires = "spawn"
+    )]
     pub compare_args: Option<String>,
 
     /// Also run the same articles through the pipeline in this process
@@ -75,12 +85,13 @@ pub struct BenchArgs {
 
     /// Article lengths in code points for the length-scaling run (ANT
     /// articles concatenated), e.g. 2000,10000,50000,100000; none by default.
+    /// Run in-process with --raw/--raw-only, else through the server.
     #[arg(long, value_name = "LIST", value_delimiter = ',',
           value_parser = clap::value_parser!(u64).range(100..=10_000_000))]
     pub lengths: Vec<u64>,
 
-    /// Articles measured at each length (one at a time, after one unmeasured).
-    #[arg(long, value_name = "N", default_value_t = 3,
+    /// Articles measured at each length, one at a time.
+    #[arg(long, value_name = "N", default_value_t = 2,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub length_count: u64,
 

@@ -37,13 +37,17 @@ pub fn load(path: &Path, limit: Option<u64>) -> Result<Vec<Article>> {
         if limit.is_some_and(|l| articles.len() as u64 >= l) {
             break;
         }
-        let line = line.with_context(|| format!("cannot read {} line {}", path.display(), n + 1))?;
+        let line =
+            line.with_context(|| format!("cannot read {} line {}", path.display(), n + 1))?;
         if let Some(article) = parse(&line, n + 1) {
             articles.push(article);
         }
     }
     if articles.is_empty() {
-        bail!("{} holds no article with a non-blank \"text\"", path.display());
+        bail!(
+            "{} holds no article with a non-blank \"text\"",
+            path.display()
+        );
     }
     Ok(articles)
 }

@@ -82,7 +82,13 @@ pub async fn level(
     stop: Stop,
 ) -> Result<Measured> {
     if !warmup.is_zero() {
-        run(Arc::clone(&target), Arc::clone(&articles), concurrency, Stop::After(warmup)).await?;
+        run(
+            Arc::clone(&target),
+            Arc::clone(&articles),
+            concurrency,
+            Stop::After(warmup),
+        )
+        .await?;
     }
     run(target, articles, concurrency, stop).await
 }
@@ -97,8 +103,11 @@ async fn run(
     let started = Instant::now();
     let workers: Vec<_> = (0..concurrency)
         .map(|_| {
-            let (target, articles, tickets) =
-                (Arc::clone(&target), Arc::clone(&articles), Arc::clone(&tickets));
+            let (target, articles, tickets) = (
+                Arc::clone(&target),
+                Arc::clone(&articles),
+                Arc::clone(&tickets),
+            );
             tokio::spawn(async move { client(&*target, &articles, &tickets, started, stop).await })
         })
         .collect();
@@ -201,9 +210,15 @@ mod tests {
             Article::new("a".into(), "abc".into()),
             Article::new("bad".into(), "de".into()),
         ]);
-        let m = level(Arc::new(Sleeper), articles, 3, Duration::ZERO, Stop::Count(10))
-            .await
-            .unwrap();
+        let m = level(
+            Arc::new(Sleeper),
+            articles,
+            3,
+            Duration::ZERO,
+            Stop::Count(10),
+        )
+        .await
+        .unwrap();
         assert_eq!((m.ok, m.error_count()), (5, 5));
         assert_eq!(m.errors["INTERNAL"], 5);
         assert_eq!(m.chars, 15);
@@ -215,9 +230,15 @@ mod tests {
     async fn stops_after_the_duration() {
         let articles = Arc::new(vec![Article::new("a".into(), "abc".into())]);
         let d = Duration::from_millis(50);
-        let m = level(Arc::new(Sleeper), articles, 2, Duration::ZERO, Stop::After(d))
-            .await
-            .unwrap();
+        let m = level(
+            Arc::new(Sleeper),
+            articles,
+            2,
+            Duration::ZERO,
+            Stop::After(d),
+        )
+        .await
+        .unwrap();
         assert!(m.ok >= 2, "{}", m.ok);
         assert!(m.elapsed >= d);
     }

@@ -34,9 +34,9 @@ use driver::{Stop, Target};
 use report::{LengthRow, Level, Report, Series, GRPC_A, GRPC_B, IN_PROCESS};
 
 /// Runs the benchmark against `url` (or spawned servers) and writes
-/// `latest.md`, `latest.json` and `latest.png` to `--out-dir`. Fails (exit
-/// 1) only when it cannot measure; failed requests are reported, and make
-/// the exit status 2.
+/// `latest.md`, `latest.json` and `latest.png` to `--out-dir`. It fails
+/// (exit status 1) only when it cannot measure; failed requests are
+/// reported, and make the exit status 2.
 pub async fn run(args: &BenchArgs, url: &str, timeout: Duration) -> Result<ExitCode> {
     let input = input_path(args)?;
     let articles = Arc::new(corpus::load(&input, args.articles)?);
@@ -112,20 +112,31 @@ async fn grpc_series(
     let (spawned, url, pid, settings) = match &args.spawn {
         Some(bin) => {
             let argv = args.server_argv(flags)?;
-            let log = args
-                .out_dir
-                .join(format!("server-{}.log", name.rsplit(' ').next().unwrap_or("x")));
+            let log = args.out_dir.join(format!(
+                "server-{}.log",
+                name.rsplit(' ').next().unwrap_or("x")
+            ));
             eprintln!("bench: starting {} {}", bin.display(), argv.join(" "));
             let s = server::Spawned::start(bin, &argv, &log).await?;
-            eprintln!("bench: {name} SERVING after {:.2} s at {}", s.startup_secs, s.url);
+            eprintln!(
+                "bench: {name} SERVING after {:.2} s at {}",
+                s.startup_secs, s.url
+            );
             let (url, pid) = (s.url.clone(), Some(s.pid()));
             (Some(s), url, pid, argv.join(" "))
         }
-        None => (None, url.to_string(), args.server_pid, format!("server at {url}")),
+        None => (
+            None,
+            url.to_string(),
+            args.server_pid,
+            format!("server at {url}"),
+        ),
     };
     let target: Arc<dyn Target> = Arc::new(grpc::Grpc::new(&url, timeout)?);
     let series = levels(args, name, settings, Arc::clone(&target), articles, pid).await?;
-    let lengths = if name == GRPC_A {
+    // Length scaling is a property of the pipeline: measured in-process
+    // when that runs, else through the first server.
+    let lengths = if name == GRPC_A && !args.in_process() {
         length_rows(args, name, target, articles).await?
     } else {
         Vec::new()
@@ -148,11 +159,21 @@ async fn raw_series(
     let loaded = tokio::task::spawn_blocking(move || raw::Raw::load(&argv))
         .await
         .context("loading the pipeline panicked")??;
-    eprintln!("bench: in-process pipeline loaded in {:.2} s", loaded.load_secs);
+    eprintln!(
+        "bench: in-process pipeline loaded in {:.2} s",
+        loaded.load_secs
+    );
     let target: Arc<dyn Target> = Arc::new(loaded.raw);
     let pid = Some(std::process::id());
-    let series = levels(args, IN_PROCESS, loaded.settings, Arc::clone(&target), articles, pid)
-        .await?;
+    let series = levels(
+        args,
+        IN_PROCESS,
+        loaded.settings,
+        Arc::clone(&target),
+        articles,
+        pid,
+    )
+    .await?;
     let lengths = length_rows(args, IN_PROCESS, target, articles).await?;
     Ok((
         Series {
@@ -206,8 +227,9 @@ async fn levels(
     })
 }
 
-/// Cost at each `--lengths` length, one article at a time, after one
-/// unmeasured article of that length.
+/// Cost at each `--lengths` length, one article at a time. The levels
+/// before have warmed the target, so nothing is run unmeasured: a 100,000
+/// character article is expensive.
 async fn length_rows(
     args: &BenchArgs,
     name: &str,
@@ -216,19 +238,10 @@ async fn length_rows(
 ) -> Result<Vec<LengthRow>> {
     let mut rows = Vec::new();
     for &length in &args.lengths {
-        let built = corpus::of_length(corpus, length, args.length_count + 1);
-        let (first, rest) = built.split_at(1);
-        driver::level(
-            Arc::clone(&target),
-            Arc::new(first.to_vec()),
-            1,
-            Duration::ZERO,
-            Stop::Count(1),
-        )
-        .await?;
+        let built = corpus::of_length(corpus, length, args.length_count);
         let m = driver::level(
             Arc::clone(&target),
-            Arc::new(rest.to_vec()),
+            Arc::new(built),
             1,
             Duration::ZERO,
             Stop::Count(args.length_count),

@@ -186,7 +186,9 @@ fn lengths<DB: DrawingBackend>(
             .draw_series(LineSeries::new(points.clone(), color.stroke_width(3)))
             .map_err(|e| anyhow!("{e}"))?
             .label(name.to_string())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
+            });
         chart
             .draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))
             .map_err(|e| anyhow!("{e}"))?;

@@ -16,7 +16,10 @@ const SAMPLE_EVERY: Duration = Duration::from_millis(200);
 /// cannot be read (no such process, not Linux).
 pub fn memory(pid: u32) -> Option<(u64, u64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    Some((field_kib(&status, "VmRSS")? * 1024, field_kib(&status, "VmHWM")? * 1024))
+    Some((
+        field_kib(&status, "VmRSS")? * 1024,
+        field_kib(&status, "VmHWM")? * 1024,
+    ))
 }
 
 fn field_kib(status: &str, name: &str) -> Option<u64> {

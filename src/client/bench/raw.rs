@@ -75,8 +75,11 @@ impl Raw {
 
 impl Target for Raw {
     fn analyze(&self, article: &Article) -> BoxFuture<'static, Result<(), String>> {
-        let (analyzer, admission, limits) =
-            (Arc::clone(&self.analyzer), Arc::clone(&self.admission), self.limits);
+        let (analyzer, admission, limits) = (
+            Arc::clone(&self.analyzer),
+            Arc::clone(&self.admission),
+            self.limits,
+        );
         let (id, text) = (article.id.clone(), article.text.to_string());
         Box::pin(async move {
             // The same request the server builds for an AnalyzeRequest with

@@ -198,7 +198,11 @@ impl Report {
                 }
             }
             if let (Some(l), Some(o)) = (a.at(1), b.at(1)) {
-                writeln!(md, "| A ÷ B p50 latency at c=1 | {:.3} |", l.p50_ms / o.p50_ms)?;
+                writeln!(
+                    md,
+                    "| A ÷ B p50 latency at c=1 | {:.3} |",
+                    l.p50_ms / o.p50_ms
+                )?;
             }
         }
         for name in [GRPC_A, IN_PROCESS] {
@@ -211,7 +215,12 @@ impl Report {
                 writeln!(md, "| {}: peak RSS (VmHWM) | {} |", s.name, mib(b))?;
             }
             if let Some(t) = s.startup_secs {
-                writeln!(md, "| {}: start to SERVING (in-process: to loaded) | {t:.2} s |", s.name)?;
+                let what = if s.name == IN_PROCESS {
+                    "models loaded and warmed"
+                } else {
+                    "start to SERVING"
+                };
+                writeln!(md, "| {}: {what} | {t:.2} s |", s.name)?;
             }
         }
         writeln!(md)
@@ -219,7 +228,11 @@ impl Report {
 
     /// Per-1,000-character cost at the longest length over the shortest.
     fn length_ratio(&self, name: &str) -> Option<(String, f64)> {
-        let rows: Vec<_> = self.lengths.iter().filter(|r| r.series == name && r.ok > 0).collect();
+        let rows: Vec<_> = self
+            .lengths
+            .iter()
+            .filter(|r| r.series == name && r.ok > 0)
+            .collect();
         let short = rows.iter().min_by_key(|r| r.length)?;
         let long = rows.iter().max_by_key(|r| r.length)?;
         (long.length > short.length).then(|| {
@@ -234,7 +247,10 @@ impl Report {
         if self.lengths.is_empty() {
             return Ok(());
         }
-        writeln!(md, "## Cost against article length (one article at a time)\n")?;
+        writeln!(
+            md,
+            "## Cost against article length (one article at a time)\n"
+        )?;
         writeln!(
             md,
             "| Series | Length (chars) | OK | Errors | Mean ms | p50 ms | ms per 1,000 chars |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
@@ -257,7 +273,11 @@ pub const IN_PROCESS: &str = "in-process";
 
 fn write_series(md: &mut String, s: &Series) -> std::fmt::Result {
     writeln!(md, "## {}\n", s.name)?;
-    writeln!(md, "Settings: `{}`\n", s.settings)?;
+    if s.settings.trim().is_empty() {
+        writeln!(md, "Settings: the server's defaults\n")?;
+    } else {
+        writeln!(md, "Settings: `{}`\n", s.settings)?;
+    }
     writeln!(
         md,
         "| Concurrency | OK | Errors | Articles/s | Chars/s | p50 ms | p95 ms | p99 ms | Mean ms | Peak RSS |\n| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
@@ -353,7 +373,10 @@ mod tests {
             series: vec![
                 series(GRPC_A, vec![level(1, 9.0, 100.0), level(2, 18.0, 110.0)]),
                 series(GRPC_B, vec![level(1, 10.0, 80.0), level(2, 12.0, 150.0)]),
-                series(IN_PROCESS, vec![level(1, 10.0, 90.0), level(2, 20.0, 100.0)]),
+                series(
+                    IN_PROCESS,
+                    vec![level(1, 10.0, 90.0), level(2, 20.0, 100.0)],
+                ),
             ],
             lengths: vec![row(GRPC_A, 2000, 100.0), row(GRPC_A, 100_000, 6000.0)],
         };

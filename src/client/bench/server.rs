@@ -47,14 +47,20 @@ impl Spawned {
         };
         loop {
             if let Some(status) = server.child.try_wait()? {
-                bail!("the server exited ({status}) before SERVING; see {}", log.display());
+                bail!(
+                    "the server exited ({status}) before SERVING; see {}",
+                    log.display()
+                );
             }
             if is_serving(&server.url).await {
                 server.startup_secs = started.elapsed().as_secs_f64();
                 return Ok(server);
             }
             if started.elapsed() > START_LIMIT {
-                bail!("the server was not SERVING after {START_LIMIT:?}; see {}", log.display());
+                bail!(
+                    "the server was not SERVING after {START_LIMIT:?}; see {}",
+                    log.display()
+                );
             }
             tokio::time::sleep(POLL_EVERY).await;
         }
@@ -77,7 +83,6 @@ impl Drop for Spawned {
 /// server binds it a moment later; another process taking it in between is
 /// possible but unlikely, and shows as a start failure.
 fn free_port() -> Result<u16> {
-    let listener =
-        std::net::TcpListener::bind("127.0.0.1:0").context("cannot find a free port")?;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("cannot find a free port")?;
     Ok(listener.local_addr()?.port())
 }
