@@ -3,7 +3,8 @@
 //! and reports latency percentiles, throughput and memory, plus the ratios
 //! the performance targets are stated in (gRPC over in-process, config A
 //! over config B, long articles over short ones). Ratios, because the
-//! machines are shared and an absolute time means little.
+//! machines are shared and an absolute time means little; for the same
+//! reason the subjects are measured interleaved, level by level.
 //!
 //! [`args`] (flags) → [`corpus`] (articles) → [`driver`] (load) over a
 //! [`grpc`] or [`raw`] target, [`server`] (spawned servers), [`procfs`]
@@ -49,22 +50,25 @@ pub async fn run(args: &BenchArgs, url: &str, timeout: Duration) -> Result<ExitC
         input.display()
     );
 
-    let mut series = Vec::new();
-    let mut lengths = Vec::new();
-    if args.grpc() {
-        let configs = std::iter::once((GRPC_A, args.server_args.as_str()))
-            .chain(args.compare_args.as_deref().map(|b| (GRPC_B, b)));
-        for (name, flags) in configs {
-            let (s, l) = grpc_series(args, name, flags, url, timeout, &articles).await?;
-            series.push(s);
-            lengths.extend(l);
+    let subjects = subjects(args, url, timeout).await?;
+    let mut series = interleaved_levels(args, &subjects, &articles).await?;
+    // Length scaling is a property of the pipeline: measured in-process
+    // when that runs, else through the first server.
+    let lengths = match subjects
+        .iter()
+        .find(|s| s.name == IN_PROCESS)
+        .or(subjects.first())
+    {
+        Some(s) if !args.lengths.is_empty() => {
+            length_rows(args, &s.name, Arc::clone(&s.target), &articles).await?
         }
+        _ => Vec::new(),
+    };
+    for (s, subject) in series.iter_mut().zip(&subjects) {
+        s.peak_rss_bytes = subject.pid.and_then(procfs::memory).map(|(_, hwm)| hwm);
     }
-    if args.in_process() {
-        let (s, l) = raw_series(args, &articles).await?;
-        series.push(s);
-        lengths.extend(l);
-    }
+    // Stops spawned servers.
+    drop(subjects);
 
     let report = Report {
         date: httpdate::fmt_http_date(std::time::SystemTime::now()),
@@ -99,16 +103,61 @@ pub async fn run(args: &BenchArgs, url: &str, timeout: Duration) -> Result<ExitC
     })
 }
 
-/// One gRPC configuration: spawned (and stopped) here with --spawn, or the
-/// server at `url`.
-async fn grpc_series(
+/// One thing measured: a server configuration or the in-process pipeline.
+struct Subject {
+    name: String,
+    settings: String,
+    startup_secs: Option<f64>,
+    /// Whose memory to sample.
+    pid: Option<u32>,
+    target: Arc<dyn Target>,
+    /// Killed when the subject is dropped.
+    _server: Option<server::Spawned>,
+}
+
+/// Starts (or connects to) every server configuration, one after the
+/// other so each start is timed alone, then loads the in-process pipeline.
+/// All stay up for the whole run; an idle one costs no CPU.
+async fn subjects(args: &BenchArgs, url: &str, timeout: Duration) -> Result<Vec<Subject>> {
+    let mut subjects = Vec::new();
+    if args.grpc() {
+        let configs = std::iter::once((GRPC_A, args.server_args.as_str()))
+            .chain(args.compare_args.as_deref().map(|b| (GRPC_B, b)));
+        for (name, flags) in configs {
+            subjects.push(grpc_subject(args, name, flags, url, timeout).await?);
+        }
+    }
+    if args.in_process() {
+        let argv = args.server_argv(&args.server_args)?;
+        eprintln!("bench: loading the pipeline in-process");
+        let loaded = tokio::task::spawn_blocking(move || raw::Raw::load(&argv))
+            .await
+            .context("loading the pipeline panicked")??;
+        eprintln!(
+            "bench: in-process pipeline loaded in {:.2} s",
+            loaded.load_secs
+        );
+        subjects.push(Subject {
+            name: IN_PROCESS.to_string(),
+            settings: loaded.settings,
+            startup_secs: Some(loaded.load_secs),
+            // This process's own memory: the pipeline plus the benchmark.
+            pid: Some(std::process::id()),
+            target: Arc::new(loaded.raw),
+            _server: None,
+        });
+    }
+    Ok(subjects)
+}
+
+/// One gRPC configuration: spawned here with --spawn, or the server at `url`.
+async fn grpc_subject(
     args: &BenchArgs,
     name: &str,
     flags: &str,
     url: &str,
     timeout: Duration,
-    articles: &Arc<Vec<Article>>,
-) -> Result<(Series, Vec<LengthRow>)> {
+) -> Result<Subject> {
     let (spawned, url, pid, settings) = match &args.spawn {
         Some(bin) => {
             let argv = args.server_argv(flags)?;
@@ -132,99 +181,61 @@ async fn grpc_series(
             format!("server at {url}"),
         ),
     };
-    let target: Arc<dyn Target> = Arc::new(grpc::Grpc::new(&url, timeout)?);
-    let series = levels(args, name, settings, Arc::clone(&target), articles, pid).await?;
-    // Length scaling is a property of the pipeline: measured in-process
-    // when that runs, else through the first server.
-    let lengths = if name == GRPC_A && !args.in_process() {
-        length_rows(args, name, target, articles).await?
-    } else {
-        Vec::new()
-    };
-    let series = Series {
-        startup_secs: spawned.as_ref().map(|s| s.startup_secs),
-        peak_rss_bytes: pid.and_then(procfs::memory).map(|(_, hwm)| hwm),
-        ..series
-    };
-    drop(spawned);
-    Ok((series, lengths))
-}
-
-async fn raw_series(
-    args: &BenchArgs,
-    articles: &Arc<Vec<Article>>,
-) -> Result<(Series, Vec<LengthRow>)> {
-    let argv = args.server_argv(&args.server_args)?;
-    eprintln!("bench: loading the pipeline in-process");
-    let loaded = tokio::task::spawn_blocking(move || raw::Raw::load(&argv))
-        .await
-        .context("loading the pipeline panicked")??;
-    eprintln!(
-        "bench: in-process pipeline loaded in {:.2} s",
-        loaded.load_secs
-    );
-    let target: Arc<dyn Target> = Arc::new(loaded.raw);
-    let pid = Some(std::process::id());
-    let series = levels(
-        args,
-        IN_PROCESS,
-        loaded.settings,
-        Arc::clone(&target),
-        articles,
-        pid,
-    )
-    .await?;
-    let lengths = length_rows(args, IN_PROCESS, target, articles).await?;
-    Ok((
-        Series {
-            startup_secs: Some(loaded.load_secs),
-            // This process's own peak: the pipeline plus the benchmark.
-            peak_rss_bytes: procfs::memory(std::process::id()).map(|(_, hwm)| hwm),
-            ..series
-        },
-        lengths,
-    ))
-}
-
-/// Every concurrency level against one target.
-async fn levels(
-    args: &BenchArgs,
-    name: &str,
-    settings: String,
-    target: Arc<dyn Target>,
-    articles: &Arc<Vec<Article>>,
-    pid: Option<u32>,
-) -> Result<Series> {
-    let stop = args.count.map_or(Stop::After(args.duration), Stop::Count);
-    let mut levels = Vec::new();
-    for &c in &args.concurrency {
-        let sampler = pid.map(procfs::RssSampler::start);
-        let m = driver::level(
-            Arc::clone(&target),
-            Arc::clone(articles),
-            c,
-            args.warmup,
-            stop,
-        )
-        .await?;
-        let level = Level::new(&m, sampler.as_ref().and_then(procfs::RssSampler::peak));
-        eprintln!(
-            "bench: {name} c={c}: {:.2} articles/s, p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, {} errors",
-            level.articles_per_s,
-            level.p50_ms,
-            level.p95_ms,
-            level.p99_ms,
-            m.error_count()
-        );
-        levels.push(level);
-    }
-    Ok(Series {
+    Ok(Subject {
         name: name.to_string(),
         settings,
-        startup_secs: None,
-        peak_rss_bytes: None,
-        levels,
+        startup_secs: spawned.as_ref().map(|s| s.startup_secs),
+        pid,
+        target: Arc::new(grpc::Grpc::new(&url, timeout)?),
+        _server: spawned,
     })
+}
+
+/// Every concurrency level against every subject, interleaved (level 1 of
+/// each, then level 2 of each, ...): the load others put on a shared
+/// machine drifts, and interleaving spreads the drift over all subjects
+/// instead of biasing the ratios between them.
+async fn interleaved_levels(
+    args: &BenchArgs,
+    subjects: &[Subject],
+    articles: &Arc<Vec<Article>>,
+) -> Result<Vec<Series>> {
+    let stop = args.count.map_or(Stop::After(args.duration), Stop::Count);
+    let mut series: Vec<Series> = subjects
+        .iter()
+        .map(|s| Series {
+            name: s.name.clone(),
+            settings: s.settings.clone(),
+            startup_secs: s.startup_secs,
+            peak_rss_bytes: None,
+            levels: Vec::new(),
+        })
+        .collect();
+    for &c in &args.concurrency {
+        for (subject, out) in subjects.iter().zip(series.iter_mut()) {
+            let sampler = subject.pid.map(procfs::RssSampler::start);
+            let m = driver::level(
+                Arc::clone(&subject.target),
+                Arc::clone(articles),
+                c,
+                args.warmup,
+                stop,
+            )
+            .await?;
+            let level = Level::new(&m, sampler.as_ref().and_then(procfs::RssSampler::peak));
+            eprintln!(
+                "bench: {} c={c}: {:.2} articles/s, p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, {} errors",
+                subject.name,
+                level.articles_per_s,
+                level.p50_ms,
+                level.p95_ms,
+                level.p99_ms,
+                m.error_count()
+            );
+            out.levels.push(level);
+        }
+    }
+    Ok(series)
 }
 
 /// Cost at each `--lengths` length, one article at a time. The levels
