@@ -144,3 +144,65 @@ fn parse_secs_or_zero(s: &str) -> Result<Duration, String> {
     }
     Duration::try_from_secs_f64(secs).map_err(|e| e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::client::{cli::Command, Cli};
+
+    fn bench(args: &[&str]) -> Result<BenchArgs, clap::Error> {
+        let cli = Cli::try_parse_from(["khulasa", "bench"].iter().chain(args))?;
+        match cli.command {
+            Command::Bench(b) => Ok(b),
+            other => panic!("not bench: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn server_flags_are_shell_split_after_models() {
+        let b = bench(&[
+            "--spawn",
+            "srv",
+            "--models",
+            "m dir",
+            "--server-args",
+            "--sessions 2 --summarizer 'a b'",
+            "--compare-args",
+            "--sessions 1",
+            "-c",
+            "1,4",
+        ])
+        .unwrap();
+        assert_eq!(
+            b.server_argv(&b.server_args).unwrap(),
+            [
+                "--models",
+                "m dir",
+                "--sessions",
+                "2",
+                "--summarizer",
+                "a b"
+            ]
+        );
+        assert_eq!(b.compare_args.as_deref(), Some("--sessions 1"));
+        assert_eq!(b.concurrency, [1, 4]);
+        assert!(b.grpc() && !b.in_process());
+        assert!(b.server_argv("'unclosed").is_err());
+    }
+
+    #[test]
+    fn rejects_contradictions() {
+        assert!(
+            bench(&["--compare-args", "--sessions 2"]).is_err(),
+            "B needs --spawn"
+        );
+        assert!(bench(&["--raw-only", "--spawn", "srv"]).is_err());
+        assert!(bench(&["-c", "0"]).is_err());
+        assert!(bench(&["--duration", "0"]).is_err());
+        let b = bench(&["--raw-only"]).unwrap();
+        assert!(!b.grpc() && b.in_process());
+        assert_eq!(b.lengths, Vec::<u64>::new());
+    }
+}

@@ -126,7 +126,7 @@ mod tests {
         let all = load(&path, None).unwrap();
         let ids: Vec<_> = all.iter().map(|a| a.id.as_str()).collect();
         assert_eq!(ids, ["d1", "عنوان", "line:6"]);
-        assert_eq!(all[0].chars, 9);
+        assert_eq!(all[0].chars, 8);
         assert_eq!(load(&path, Some(1)).unwrap().len(), 1);
     }
 
