@@ -7,7 +7,7 @@ SERVER := target/release/khulasa-server
 CLIENT := target/release/khulasa
 PYTHON := .venv/bin/python
 
-.PHONY: require-cargo help models check-models build serve test lint fmt eval-ner clean validate-deploy mesh-test
+.PHONY: require-cargo help models check-models build serve test lint fmt eval-ner bench clean validate-deploy mesh-test
 
 help:
 	@echo "make serve         prepare runtime and models if missing, build, serve on 127.0.0.1:50051"
@@ -18,6 +18,7 @@ help:
 	@echo "make eval-ner      NER dev scores from ONNX (and through a server with ENDPOINT=host:port)"
 	@echo "make validate-deploy  lint the Dockerfile, validate deploy/k8s against Kubernetes and Istio schemas"
 	@echo "make mesh-test     3 replicas behind nginx and client-side balancing, replicas killed mid-batch"
+	@echo "make bench         start a server, load it at several concurrencies, in-process too; report in bench/results/"
 
 require-cargo:
 	@command -v $(CARGO) >/dev/null || { echo "error: cargo not found; install Rust with rustup (https://rustup.rs)" >&2; exit 1; }
@@ -88,6 +89,32 @@ ANT ?= ../shared/data/ant_articles.jsonl
 # balancing; one replica killed and one drained mid-batch (deploy/mesh-test.sh).
 mesh-test: build
 	ANT=$(ANT) bash deploy/mesh-test.sh
+
+# `make bench`: builds, starts a release server on a free loopback port (timed
+# to SERVING), drives it at each BENCH_CONCURRENCY level for BENCH_DURATION
+# seconds, stops it; with BENCH_COMPARE, does the same for a second server
+# started with those flags instead of BENCH_ARGS (ratios A/B in the report);
+# then runs the same articles through the pipeline in-process (no gRPC) and
+# the length scaling. Writes bench/results/latest.{md,json,png}.
+BENCH_INPUT ?= ../shared/data/ant_articles.jsonl
+BENCH_DURATION ?= 20
+BENCH_WARMUP ?= 2
+BENCH_CONCURRENCY ?= 1,2,4,8,16
+BENCH_LENGTHS ?= 2000,10000,50000,100000
+BENCH_LENGTH_COUNT ?= 1
+BENCH_TIMEOUT ?= 300
+BENCH_ARGS ?=
+BENCH_COMPARE ?=
+BENCH_OUT ?= bench/results
+
+bench: build
+	$(CLIENT) --timeout $(BENCH_TIMEOUT) bench --spawn $(SERVER) --raw \
+		--input '$(BENCH_INPUT)' --duration $(BENCH_DURATION) --warmup $(BENCH_WARMUP) \
+		--concurrency $(BENCH_CONCURRENCY) \
+		$(if $(strip $(BENCH_LENGTHS)),--lengths $(BENCH_LENGTHS) --length-count $(BENCH_LENGTH_COUNT)) \
+		--server-args '$(BENCH_ARGS)' \
+		$(if $(strip $(BENCH_COMPARE)),--compare-args '$(BENCH_COMPARE)') \
+		--out-dir '$(BENCH_OUT)'
 
 clean:
 	$(CARGO) clean

@@ -95,6 +95,9 @@ pub enum Command {
     Health,
     /// Show the server's models, limits, languages and version.
     Info(InfoArgs),
+    /// Measure latency and throughput at several concurrency levels, through
+    /// gRPC and in-process, and write a Markdown report and a plot.
+    Bench(crate::client::bench::BenchArgs),
 }
 
 /// `khulasa analyze`.

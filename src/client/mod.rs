@@ -3,10 +3,12 @@
 //! `src/bin/khulasa.rs` only parses arguments and calls [`run`]; everything
 //! else lives here so it can be unit-tested:
 //! [`cli`] (arguments) → [`endpoints`] (channels, balancing, retries) →
-//! [`batch`] (input, resume, writer) / [`render`] (text output), with
+//! [`batch`] (input, resume, writer) / [`render`] (text output) /
+//! [`bench`] (load generator and report), with
 //! [`record`] defining every JSON shape the client prints or writes.
 
 pub mod batch;
+pub mod bench;
 pub mod cli;
 mod credentials;
 pub mod endpoints;
@@ -28,12 +30,14 @@ use record::{InfoRecord, OutputRecord};
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     let options = credentials::connect_options(&cli)?;
     let urls = endpoints::normalize_all(&cli.endpoints, options.tls.is_some())?;
-    let pool = Pool::new(urls, options)?;
+    let pool = Pool::new(urls.clone(), options)?;
     match cli.command {
         Command::Analyze(args) => analyze(&args, &pool).await,
         Command::Batch(args) => batch::run(&args, &pool).await,
         Command::Health => health(&pool).await,
         Command::Info(args) => info(&args, &pool).await,
+        // Measures one endpoint without retries or balancing, so not via the pool.
+        Command::Bench(args) => bench::run(&args, &urls[0], cli.timeout).await,
     }
 }
 

@@ -1,0 +1,111 @@
+//! The in-process target: the library's pipeline loaded as the server
+//! loads it (same flags, sessions, threads and admission limit), each
+//! article analyzed on the blocking pool as the service does, with no gRPC.
+
+use std::{sync::Arc, time::Instant};
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use futures::future::BoxFuture;
+use tokio::sync::Semaphore;
+
+use super::{corpus::Article, driver::Target};
+use crate::{
+    models::{Runtime, SessionLayout},
+    pipeline::{Analyzer, ArticleRequest, Limits, ModelSet, StopSignal, SummaryMode, TaskSet},
+    tasks::summarize::SummaryLength,
+    transport::ServerArgs,
+};
+
+pub struct Raw {
+    analyzer: Arc<Analyzer>,
+    /// The server's `--max-concurrent`: articles analyzed at once.
+    admission: Arc<Semaphore>,
+    limits: Limits,
+    /// Kept after the analyzer: every session needs it alive.
+    _runtime: Arc<Runtime>,
+}
+
+/// The loaded pipeline and how long loading and warming took.
+pub struct Loaded {
+    pub raw: Raw,
+    pub load_secs: f64,
+    /// Settings mirrored from the server flags, for the report.
+    pub settings: String,
+}
+
+impl Raw {
+    /// Loads the models as `khulasa-server <server_argv>` would.
+    pub fn load(server_argv: &[String]) -> Result<Loaded> {
+        let args = ServerArgs::try_parse_from(
+            std::iter::once("khulasa-server".to_string()).chain(server_argv.iter().cloned()),
+        )
+        .context("the server flags do not parse as khulasa-server's")?;
+        let started = Instant::now();
+        let models_dir = args.models.as_path();
+        let runtime = Runtime::load(&Runtime::library_path(models_dir))?;
+        let layout = SessionLayout {
+            sessions: args.sessions.max(1),
+            intra_threads: args.intra_threads(),
+        };
+        let models = ModelSet::load(&runtime, models_dir, args.summarizer.as_deref(), layout)
+            .with_context(|| format!("loading models from {}", models_dir.display()))?;
+        let settings = format!(
+            "models {}, {} session(s) per model, {} intra-op thread(s), {} article(s) at once",
+            models_dir.display(),
+            layout.sessions,
+            layout.intra_threads,
+            args.max_concurrent()
+        );
+        let raw = Raw {
+            analyzer: Arc::new(Analyzer::new(models)),
+            admission: Arc::new(Semaphore::new(args.max_concurrent())),
+            limits: Limits {
+                max_article_chars: args.max_article_chars,
+            },
+            _runtime: Arc::new(runtime),
+        };
+        Ok(Loaded {
+            raw,
+            load_secs: started.elapsed().as_secs_f64(),
+            settings,
+        })
+    }
+}
+
+impl Target for Raw {
+    fn analyze(&self, article: &Article) -> BoxFuture<'static, Result<(), String>> {
+        let (analyzer, admission, limits) = (
+            Arc::clone(&self.analyzer),
+            Arc::clone(&self.admission),
+            self.limits,
+        );
+        let (id, text) = (article.id.clone(), article.text.to_string());
+        Box::pin(async move {
+            // The same request the server builds for an AnalyzeRequest with
+            // no options: server defaults, every task.
+            let request = ArticleRequest::new(
+                id,
+                text,
+                "",
+                SummaryLength::default(),
+                SummaryMode::Auto,
+                TaskSet::All,
+                &limits,
+            )
+            .map_err(|e| format!("invalid: {e}"))?;
+            let permit = admission
+                .acquire_owned()
+                .await
+                .map_err(|_| "admission closed".to_string())?;
+            tokio::task::spawn_blocking(move || {
+                let _permit = permit;
+                analyzer.analyze(&request, &StopSignal::new(None))
+            })
+            .await
+            .map_err(|_| "worker panicked".to_string())?
+            .map(drop)
+            .map_err(|e| e.to_string())
+        })
+    }
+}
