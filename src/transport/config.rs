@@ -5,6 +5,13 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Parser, ValueEnum};
 
+/// Whether requests share ONNX calls (`--batching`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Text,
@@ -39,6 +46,25 @@ pub struct ServerArgs {
     #[arg(long, env = "KHULASA_SESSIONS", default_value_t = 1, value_parser = positive)]
     pub sessions: usize,
 
+    // ---- model performance: batching and encoder build (perf) ----
+    /// Dynamic batching: sentences and NER windows of concurrent requests
+    /// share ONNX calls, grouped by length. A lone request runs at once.
+    #[arg(long, env = "KHULASA_BATCHING", value_enum, default_value_t = Switch::On)]
+    pub batching: Switch,
+
+    /// Largest batch, in padded tokens (rows × longest row).
+    #[arg(long, env = "KHULASA_BATCH_MAX_TOKENS", default_value_t = 4096, value_parser = positive)]
+    pub batch_max_tokens: usize,
+
+    /// Longest a partial batch waits for rows of other in-flight articles, in ms.
+    #[arg(long, env = "KHULASA_BATCH_WAIT_MS", default_value_t = 2)]
+    pub batch_wait_ms: u64,
+
+    /// Sentence-encoder directory to use instead of the one in --models
+    /// (e.g. models/variants/e5-small-fp32, the fp32 reference build).
+    #[arg(long, env = "KHULASA_ENCODER")]
+    pub encoder: Option<PathBuf>,
+    // ---- end of model performance flags ----
     /// Articles analyzed at once; further requests wait in a queue [default: --sessions].
     #[arg(long, env = "KHULASA_MAX_CONCURRENT", value_parser = positive)]
     pub max_concurrent: Option<usize>,
@@ -77,6 +103,14 @@ impl ServerArgs {
 
     pub fn max_concurrent(&self) -> usize {
         self.max_concurrent.unwrap_or(self.sessions)
+    }
+
+    pub fn batching(&self) -> crate::models::BatchConfig {
+        crate::models::BatchConfig {
+            enabled: self.batching == Switch::On,
+            max_tokens: self.batch_max_tokens,
+            wait: Duration::from_millis(self.batch_wait_ms),
+        }
     }
 
     pub fn drain_deadline(&self) -> Duration {
