@@ -312,6 +312,12 @@ fn run_batch(shared: &Shared, batch: Vec<Row>) {
     metrics::histogram!("khulasa_batch_size", "model" => shared.name).record(rows.len() as f64);
     metrics::histogram!("khulasa_batch_tokens", "model" => shared.name)
         .record((width * rows.len()) as f64);
+    tracing::debug!(
+        model = shared.name,
+        rows = rows.len(),
+        tokens = width * rows.len(),
+        "batch"
+    );
     let result = shared
         .pool
         .with_session(|session| (shared.run)(session, &rows));
