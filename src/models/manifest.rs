@@ -49,6 +49,11 @@ pub struct Manifest {
     pub files: BTreeMap<String, String>,
     #[serde(default)]
     pub passage_prefix: Option<String>,
+    /// Most rows one ONNX call may hold. 1 for dynamically quantized models,
+    /// whose activation scales span the whole call: one row per call keeps
+    /// each output independent of the others.
+    #[serde(default)]
+    pub max_batch_rows: Option<usize>,
     /// Sentence-scoring models: the per-sentence features, in input order.
     #[serde(default)]
     pub features: Vec<String>,
@@ -115,6 +120,7 @@ impl Manifest {
             license: "see the model's own documentation".into(),
             files: [("model.onnx".to_string(), sha)].into_iter().collect(),
             passage_prefix: None,
+            max_batch_rows: None,
             features: Vec::new(),
         })
     }

@@ -2,6 +2,7 @@
 //! pools, and the two model kinds Khulasa runs (a sentence encoder and a
 //! token classifier).
 
+pub mod batcher;
 mod error;
 pub mod manifest;
 mod pool;
@@ -13,6 +14,7 @@ pub mod token_classifier;
 mod tokenizer;
 pub mod windows;
 
+pub use batcher::{BatchConfig, Batching, InFlight};
 pub use error::ModelError;
 pub use manifest::{Manifest, ModelKind};
 pub use pool::{SessionLayout, SessionPool};

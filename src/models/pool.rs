@@ -23,8 +23,8 @@ impl Default for SessionLayout {
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         SessionLayout {
-            sessions: 1,
-            intra_threads: cores,
+            sessions: cores,
+            intra_threads: 1,
         }
     }
 }

@@ -1,17 +1,19 @@
 //! Sentence embeddings from the e5 encoder (`sentence_embedding` output:
 //! mean-pooled and L2-normalized inside the ONNX graph).
 
-use std::path::Path;
+use std::{path::Path, sync::Arc};
 
 use ort::value::Tensor;
 use tokenizers::Tokenizer;
 
 use super::{
+    batcher::{Batcher, Batching},
     tokenizer::{self, pad_batch},
     Manifest, ModelError, ModelKind, Runtime, SessionLayout, SessionPool,
 };
 
-/// Tokens per ONNX call; keeps activation memory bounded for long articles.
+/// Tokens per ONNX call without cross-request batching; keeps activation
+/// memory bounded for long articles.
 const BATCH_TOKENS: usize = 8192;
 const PAD_ID: u32 = 1;
 const EOS_ID: u32 = 2;
@@ -19,13 +21,22 @@ const EOS_ID: u32 = 2;
 pub struct SentenceEncoder {
     manifest: Manifest,
     tokenizer: Tokenizer,
-    pool: SessionPool,
+    pool: Arc<SessionPool>,
+    /// Shares ONNX calls with other requests' sentences, when batching is on.
+    batcher: Option<Batcher>,
     prefix: String,
+    /// Rows per ONNX call at most (the manifest's `max_batch_rows`).
+    max_rows: usize,
     dim: usize,
 }
 
 impl SentenceEncoder {
-    pub fn load(runtime: &Runtime, dir: &Path, layout: SessionLayout) -> Result<Self, ModelError> {
+    pub fn load(
+        runtime: &Runtime,
+        dir: &Path,
+        layout: SessionLayout,
+        batching: &Batching,
+    ) -> Result<Self, ModelError> {
         let manifest = Manifest::read(dir)?;
         if manifest.kind != ModelKind::SentenceEmbedding {
             return Err(ModelError::dir(
@@ -34,13 +45,22 @@ impl SentenceEncoder {
             ));
         }
         let tokenizer = tokenizer::load(dir)?;
-        let pool = SessionPool::load(runtime, &dir.join("model.onnx"), layout)?;
+        let pool = Arc::new(SessionPool::load(runtime, &dir.join("model.onnx"), layout)?);
+        let one_row = manifest.max_batch_rows == Some(1);
+        let batcher = if batching.config.enabled && !one_row {
+            Some(batching.start("e5", Arc::clone(&pool), layout.sessions, Box::new(run_rows))?)
+        } else {
+            None
+        };
         let prefix = manifest.passage_prefix.clone().unwrap_or_default();
+        let manifest_rows = manifest.max_batch_rows.unwrap_or(usize::MAX).max(1);
         let encoder = SentenceEncoder {
             manifest,
             tokenizer,
             pool,
+            batcher,
             prefix,
+            max_rows: manifest_rows,
             dim: 0,
         };
         let dim = encoder
@@ -50,7 +70,9 @@ impl SentenceEncoder {
         if dim == 0 {
             return Err(ModelError::dir(dir, "sentence_embedding output is empty"));
         }
-        Ok(SentenceEncoder { dim, ..encoder })
+        let mut encoder = encoder;
+        encoder.dim = dim;
+        Ok(encoder)
     }
 
     pub fn manifest(&self) -> &Manifest {
@@ -83,6 +105,9 @@ impl SentenceEncoder {
             }
             encoded.push(ids);
         }
+        if let Some(batcher) = &self.batcher {
+            return batcher.run(encoded, interrupt);
+        }
         // Batch similar lengths together to limit padding.
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| encoded[i].len());
@@ -90,7 +115,9 @@ impl SentenceEncoder {
         let mut start = 0;
         while start < order.len() {
             let mut end = start + 1;
-            while end < order.len() && encoded[order[end]].len() * (end + 1 - start) <= BATCH_TOKENS
+            while end < order.len()
+                && end - start < self.max_rows
+                && encoded[order[end]].len() * (end + 1 - start) <= BATCH_TOKENS
             {
                 end += 1;
             }
@@ -99,35 +126,38 @@ impl SentenceEncoder {
             }
             let batch = &order[start..end];
             let rows: Vec<&[u32]> = batch.iter().map(|&i| encoded[i].as_slice()).collect();
-            for (&i, embedding) in batch.iter().zip(self.run(&rows)?) {
+            let embeddings = self.pool.with_session(|session| run_rows(session, &rows))?;
+            for (&i, embedding) in batch.iter().zip(embeddings) {
                 out[i] = embedding;
             }
             start = end;
         }
         Ok(out)
     }
+}
 
-    fn run(&self, rows: &[&[u32]]) -> Result<Vec<Vec<f32>>, ModelError> {
-        let (width, ids, mask) = pad_batch(rows, PAD_ID);
-        let shape = [rows.len(), width];
-        let ids = Tensor::from_array((shape, ids))?;
-        let mask = Tensor::from_array((shape, mask))?;
-        self.pool.with_session(|session| {
-            let outputs = session.run(ort::inputs![
-                "input_ids" => ids,
-                "attention_mask" => mask,
-            ])?;
-            let (out_shape, data) = outputs["sentence_embedding"].try_extract_tensor::<f32>()?;
-            let dim = match out_shape.as_ref() {
-                [b, d] if *b as usize == rows.len() && *d > 0 => *d as usize,
-                other => {
-                    return Err(ModelError::Output {
-                        name: "sentence_embedding".into(),
-                        reason: format!("unexpected shape {other:?}"),
-                    })
-                }
-            };
-            Ok(data.chunks(dim).map(<[f32]>::to_vec).collect())
-        })
-    }
+/// One padded ONNX call; each row's embedding.
+fn run_rows(
+    session: &mut ort::session::Session,
+    rows: &[&[u32]],
+) -> Result<Vec<Vec<f32>>, ModelError> {
+    let (width, ids, mask) = pad_batch(rows, PAD_ID);
+    let shape = [rows.len(), width];
+    let ids = Tensor::from_array((shape, ids))?;
+    let mask = Tensor::from_array((shape, mask))?;
+    let outputs = session.run(ort::inputs![
+        "input_ids" => ids,
+        "attention_mask" => mask,
+    ])?;
+    let (out_shape, data) = outputs["sentence_embedding"].try_extract_tensor::<f32>()?;
+    let dim = match out_shape.as_ref() {
+        [b, d] if *b as usize == rows.len() && *d > 0 => *d as usize,
+        other => {
+            return Err(ModelError::Output {
+                name: "sentence_embedding".into(),
+                reason: format!("unexpected shape {other:?}"),
+            })
+        }
+    };
+    Ok(data.chunks(dim).map(<[f32]>::to_vec).collect())
 }

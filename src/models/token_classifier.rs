@@ -3,13 +3,14 @@
 //! `config.json` holding `id2label`). It turns a sequence of words into
 //! per-word label log-probabilities; decoding them is the entities task's job.
 
-use std::{collections::BTreeMap, path::Path};
+use std::{collections::BTreeMap, path::Path, sync::Arc};
 
 use ort::value::Tensor;
 use serde::Deserialize;
 use tokenizers::Tokenizer;
 
 use super::{
+    batcher::{Batcher, Batching},
     tokenizer::{self, pad_batch},
     windows, Manifest, ModelError, ModelKind, Runtime, SessionLayout, SessionPool,
 };
@@ -17,12 +18,12 @@ use super::{
 const BOS_ID: u32 = 0;
 const PAD_ID: u32 = 1;
 const EOS_ID: u32 = 2;
-/// Windows per ONNX call. One: an int8 model with dynamic activation
-/// quantization scales each call's activations together, so batching windows
-/// would let one window's labels depend on its batch neighbours (and on
-/// padding); one window per call gives every article the same answer, the
-/// one the dev evaluation measures.
-const BATCH_WINDOWS: usize = 1;
+/// Padded tokens per ONNX call when windows are not batched across requests.
+/// Batching windows is safe because the model's activations are never
+/// quantized over a whole batch (`models/tools/requant_ner.py` removed the
+/// per-tensor dynamic quantization whose scales made a window's labels depend
+/// on its batch neighbours), so a window's logits do not depend on the batch.
+const BATCH_TOKENS: usize = 2048;
 
 /// Which pieces of a word its label is read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -78,7 +79,9 @@ pub struct Transitions {
 pub struct TokenClassifier {
     manifest: Manifest,
     tokenizer: Tokenizer,
-    pool: SessionPool,
+    pool: Arc<SessionPool>,
+    /// Shares ONNX calls with other requests' windows, when batching is on.
+    batcher: Option<Batcher>,
     labels: Vec<String>,
     pooling: WordPooling,
     max_tokens: usize,
@@ -87,7 +90,12 @@ pub struct TokenClassifier {
 }
 
 impl TokenClassifier {
-    pub fn load(runtime: &Runtime, dir: &Path, layout: SessionLayout) -> Result<Self, ModelError> {
+    pub fn load(
+        runtime: &Runtime,
+        dir: &Path,
+        layout: SessionLayout,
+        batching: &Batching,
+    ) -> Result<Self, ModelError> {
         let manifest = Manifest::read(dir)?;
         if manifest.kind != ModelKind::TokenClassification {
             return Err(ModelError::dir(
@@ -125,9 +133,22 @@ impl TokenClassifier {
             Some(_) => return Err(ModelError::dir(dir, "transitions must be labels × labels")),
             None => None,
         };
+        let pool = Arc::new(SessionPool::load(runtime, &dir.join("model.onnx"), layout)?);
+        let batcher = if batching.config.enabled {
+            let n_labels = labels.len();
+            Some(batching.start(
+                "ner",
+                Arc::clone(&pool),
+                layout.sessions,
+                Box::new(move |session, rows| run_rows(session, rows, n_labels)),
+            )?)
+        } else {
+            None
+        };
         let classifier = TokenClassifier {
             tokenizer: tokenizer::load(dir)?,
-            pool: SessionPool::load(runtime, &dir.join("model.onnx"), layout)?,
+            pool,
+            batcher,
             labels,
             pooling: k.word_pooling,
             max_tokens: k.max_tokens.clamp(8, manifest.max_tokens.max(8)),
@@ -168,39 +189,66 @@ impl TokenClassifier {
         let plan = windows::plan(&counts, self.max_tokens - 2);
         let owners = windows::owners(&plan, words.len());
 
+        let rows: Vec<Vec<u32>> = plan
+            .iter()
+            .map(|range| {
+                let mut row = Vec::with_capacity(range.len() + 2);
+                row.push(BOS_ID);
+                for p in &pieces[range.clone()] {
+                    row.extend_from_slice(p);
+                }
+                row.push(EOS_ID);
+                row
+            })
+            .collect();
+        let logits = self.window_logits(rows, interrupt)?;
+
         let n_labels = self.labels.len();
         let mut out: Vec<Vec<f32>> = vec![Vec::new(); words.len()];
-        for (batch_index, batch) in plan.chunks(BATCH_WINDOWS).enumerate() {
+        for (window, (range, row_logits)) in plan.iter().zip(&logits).enumerate() {
+            let mut position = 1; // after <s>
+            for word in range.clone() {
+                let n = counts[word];
+                if owners[word] == window {
+                    let pieces = &row_logits[position * n_labels..][..n * n_labels];
+                    out[word] = pool_word(pieces, n_labels, self.pooling);
+                }
+                position += n;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Each window's logits (`tokens × labels`), through the batcher when
+    /// batching is on, else in local batches of about `BATCH_TOKENS`.
+    fn window_logits(
+        &self,
+        rows: Vec<Vec<u32>>,
+        interrupt: &dyn Fn() -> bool,
+    ) -> Result<Vec<Vec<f32>>, ModelError> {
+        if let Some(batcher) = &self.batcher {
+            return batcher.run(rows, interrupt);
+        }
+        let n_labels = self.labels.len();
+        let mut out = Vec::with_capacity(rows.len());
+        let mut start = 0;
+        while start < rows.len() {
             if interrupt() {
                 return Err(ModelError::Interrupted);
             }
-            let rows: Vec<Vec<u32>> = batch
-                .iter()
-                .map(|range| {
-                    let mut row = Vec::with_capacity(self.max_tokens);
-                    row.push(BOS_ID);
-                    for p in &pieces[range.clone()] {
-                        row.extend_from_slice(p);
-                    }
-                    row.push(EOS_ID);
-                    row
-                })
-                .collect();
-            let row_refs: Vec<&[u32]> = rows.iter().map(Vec::as_slice).collect();
-            let (width, logits) = self.run(&row_refs)?;
-            for (row_in_batch, range) in batch.iter().enumerate() {
-                let window = batch_index * BATCH_WINDOWS + row_in_batch;
-                let row_logits = &logits[row_in_batch * width * n_labels..][..width * n_labels];
-                let mut position = 1; // after <s>
-                for word in range.clone() {
-                    let n = counts[word];
-                    if owners[word] == window {
-                        let pieces = &row_logits[position * n_labels..][..n * n_labels];
-                        out[word] = pool_word(pieces, n_labels, self.pooling);
-                    }
-                    position += n;
-                }
+            let mut end = start + 1;
+            let mut width = rows[start].len();
+            while end < rows.len() && width.max(rows[end].len()) * (end + 1 - start) <= BATCH_TOKENS
+            {
+                width = width.max(rows[end].len());
+                end += 1;
             }
+            let batch: Vec<&[u32]> = rows[start..end].iter().map(Vec::as_slice).collect();
+            out.extend(
+                self.pool
+                    .with_session(|session| run_rows(session, &batch, n_labels))?,
+            );
+            start = end;
         }
         Ok(out)
     }
@@ -233,36 +281,41 @@ impl TokenClassifier {
         }
         Ok(pieces)
     }
+}
 
-    fn run(&self, rows: &[&[u32]]) -> Result<(usize, Vec<f32>), ModelError> {
-        let (width, ids, mask) = pad_batch(rows, PAD_ID);
-        let shape = [rows.len(), width];
-        let ids = Tensor::from_array((shape, ids))?;
-        let mask = Tensor::from_array((shape, mask))?;
-        let n_labels = self.labels.len();
-        self.pool.with_session(|session| {
-            let outputs = session.run(ort::inputs![
-                "input_ids" => ids,
-                "attention_mask" => mask,
-            ])?;
-            let (shape, data) = outputs["logits"].try_extract_tensor::<f32>()?;
-            match shape.as_ref() {
-                [b, w, l]
-                    if *b as usize == rows.len()
-                        && *w as usize == width
-                        && *l as usize == n_labels =>
-                {
-                    Ok((width, data.to_vec()))
-                }
-                other => Err(ModelError::Output {
-                    name: "logits".into(),
-                    reason: format!(
-                        "unexpected shape {other:?}, expected [{}, {width}, {n_labels}]",
-                        rows.len()
-                    ),
-                }),
-            }
-        })
+/// One padded ONNX call; each row's logits (`row tokens × n_labels`), without
+/// the padding.
+fn run_rows(
+    session: &mut ort::session::Session,
+    rows: &[&[u32]],
+    n_labels: usize,
+) -> Result<Vec<Vec<f32>>, ModelError> {
+    let (width, ids, mask) = pad_batch(rows, PAD_ID);
+    let shape = [rows.len(), width];
+    let ids = Tensor::from_array((shape, ids))?;
+    let mask = Tensor::from_array((shape, mask))?;
+    let outputs = session.run(ort::inputs![
+        "input_ids" => ids,
+        "attention_mask" => mask,
+    ])?;
+    let (shape, data) = outputs["logits"].try_extract_tensor::<f32>()?;
+    match shape.as_ref() {
+        [b, w, l]
+            if *b as usize == rows.len() && *w as usize == width && *l as usize == n_labels =>
+        {
+            Ok(rows
+                .iter()
+                .enumerate()
+                .map(|(i, row)| data[i * width * n_labels..][..row.len() * n_labels].to_vec())
+                .collect())
+        }
+        other => Err(ModelError::Output {
+            name: "logits".into(),
+            reason: format!(
+                "unexpected shape {other:?}, expected [{}, {width}, {n_labels}]",
+                rows.len()
+            ),
+        }),
     }
 }
 

@@ -3,6 +3,7 @@
 use std::{
     ops::Range,
     path::{Path, PathBuf},
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -10,8 +11,8 @@ use crate::{
     models::{
         sentence_scorer::SentenceInputs,
         seq2seq::{GenerationError, Seq2SeqModel},
-        Manifest, ModelError, ModelKind, Runtime, SentenceEncoder, SentenceScorer, SessionLayout,
-        TokenClassifier,
+        Batching, InFlight, Manifest, ModelError, ModelKind, Runtime, SentenceEncoder,
+        SentenceScorer, SessionLayout, TokenClassifier,
     },
     tasks::{
         entities::{self, EntitySpan, LabelScheme},
@@ -32,6 +33,9 @@ pub struct ModelSet {
     /// A learned extractive scorer; without one, v1 centrality ranks.
     pub scorer: Option<SentenceScorer>,
     pub abstractive: Option<(Seq2SeqModel, Manifest)>,
+    /// Articles in analysis now; the batchers wait for rows only while
+    /// other articles are in flight.
+    pub in_flight: Arc<InFlight>,
 }
 
 impl ModelSet {
@@ -39,11 +43,15 @@ impl ModelSet {
     /// `manifest.json`): exactly one sentence encoder is required; a token
     /// classifier and a seq2seq summarizer are optional. `summarizer` names
     /// a seq2seq directory outside `models_dir` (an Optimum export).
+    /// `encoder` names the sentence encoder's directory instead of the one
+    /// found in `models_dir` (e.g. an fp32 build, to compare).
     pub fn load(
         runtime: &Runtime,
         models_dir: &Path,
         summarizer: Option<&Path>,
+        encoder: Option<&Path>,
         layout: SessionLayout,
+        batching: &Batching,
     ) -> Result<Self, ModelError> {
         let mut encoders = Vec::new();
         let mut classifiers = Vec::new();
@@ -65,6 +73,9 @@ impl ModelSet {
                 ModelKind::Seq2seq => seq2seq.push(dir),
             }
         }
+        if let Some(dir) = encoder {
+            encoders = vec![dir.to_path_buf()];
+        }
         let encoder_dir = match encoders.as_slice() {
             [one] => one,
             [] => {
@@ -80,11 +91,11 @@ impl ModelSet {
                 ))
             }
         };
-        let encoder = SentenceEncoder::load(runtime, encoder_dir, layout)?;
+        let encoder = SentenceEncoder::load(runtime, encoder_dir, layout, batching)?;
         let entities = match classifiers.as_slice() {
             [] => None,
             [one] => {
-                let classifier = TokenClassifier::load(runtime, one, layout)?;
+                let classifier = TokenClassifier::load(runtime, one, layout, batching)?;
                 let scheme = LabelScheme::parse(classifier.labels());
                 Some((classifier, scheme))
             }
@@ -126,6 +137,7 @@ impl ModelSet {
             entities,
             scorer,
             abstractive,
+            in_flight: Arc::clone(&batching.in_flight),
         })
     }
 
@@ -236,6 +248,7 @@ impl Analyzer {
         request: &ArticleRequest,
         stop: &StopSignal,
     ) -> Result<Analysis, AnalyzeError> {
+        let _in_flight = self.models.in_flight.enter();
         let text = request.text.as_str();
         let mut timings = StageTimings::default();
         let want_entities = request

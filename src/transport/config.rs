@@ -5,6 +5,13 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Parser, ValueEnum};
 
+/// Whether requests share ONNX calls (`--batching`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Text,
@@ -31,15 +38,38 @@ pub struct ServerArgs {
     #[arg(long, env = "KHULASA_SUMMARIZER")]
     pub summarizer: Option<PathBuf>,
 
-    /// ONNX Runtime intra-op threads per session [default: number of CPU cores].
-    #[arg(long, env = "KHULASA_INTRA_THREADS", value_parser = positive)]
-    pub intra_threads: Option<usize>,
+    /// ONNX Runtime intra-op threads per session. One thread per session and
+    /// one session per core measured best on 2 cores: small transformer calls
+    /// parallelize poorly inside one call.
+    #[arg(long, env = "KHULASA_INTRA_THREADS", default_value_t = 1, value_parser = positive)]
+    pub intra_threads: usize,
 
-    /// ONNX sessions per model, i.e. inferences of one model that may run at once.
-    #[arg(long, env = "KHULASA_SESSIONS", default_value_t = 1, value_parser = positive)]
+    /// ONNX sessions per model, i.e. inferences of one model that may run at
+    /// once [default: number of CPU cores].
+    #[arg(long, env = "KHULASA_SESSIONS", default_value_t = cores(), value_parser = positive)]
     pub sessions: usize,
 
-    /// Articles analyzed at once; further requests wait in a queue [default: --sessions].
+    // ---- model performance: batching and encoder build (perf) ----
+    /// Dynamic batching: sentences and NER windows of concurrent requests
+    /// share ONNX calls, grouped by length. A lone request runs at once.
+    #[arg(long, env = "KHULASA_BATCHING", value_enum, default_value_t = Switch::On)]
+    pub batching: Switch,
+
+    /// Largest batch, in padded tokens (rows × longest row).
+    #[arg(long, env = "KHULASA_BATCH_MAX_TOKENS", default_value_t = 4096, value_parser = positive)]
+    pub batch_max_tokens: usize,
+
+    /// Longest a partial batch waits for rows of other in-flight articles, in ms.
+    #[arg(long, env = "KHULASA_BATCH_WAIT_MS", default_value_t = 2)]
+    pub batch_wait_ms: u64,
+
+    /// Sentence-encoder directory to use instead of the one in --models
+    /// (e.g. models/variants/e5-small-fp32, the fp32 reference build).
+    #[arg(long, env = "KHULASA_ENCODER")]
+    pub encoder: Option<PathBuf>,
+    // ---- end of model performance flags ----
+    /// Articles analyzed at once; further requests wait in a queue
+    /// [default: 16 with --batching on, so batches can form; else --sessions].
     #[arg(long, env = "KHULASA_MAX_CONCURRENT", value_parser = positive)]
     pub max_concurrent: Option<usize>,
 
@@ -101,16 +131,31 @@ pub struct ServerArgs {
 impl ServerArgs {
     pub fn intra_threads(&self) -> usize {
         self.intra_threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
     }
 
     pub fn max_concurrent(&self) -> usize {
-        self.max_concurrent.unwrap_or(self.sessions)
+        match (self.max_concurrent, self.batching) {
+            (Some(n), _) => n,
+            (None, Switch::On) => self.sessions.max(16),
+            (None, Switch::Off) => self.sessions,
+        }
+    }
+
+    pub fn batching(&self) -> crate::models::BatchConfig {
+        crate::models::BatchConfig {
+            enabled: self.batching == Switch::On,
+            max_tokens: self.batch_max_tokens,
+            wait: Duration::from_millis(self.batch_wait_ms),
+        }
     }
 
     pub fn drain_deadline(&self) -> Duration {
         Duration::from_secs(self.drain_seconds)
     }
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 fn positive(s: &str) -> Result<usize, String> {

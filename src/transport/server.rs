@@ -19,7 +19,7 @@ use tonic_health::{server::HealthReporter, ServingStatus};
 
 use super::{auth::BearerAuth, metrics, service::Settings, ServerArgs, SummarizerService};
 use crate::{
-    models::{Runtime, SessionLayout},
+    models::{Batching, Runtime, SessionLayout},
     pipeline::{Analyzer, Limits, ModelSet},
     proto::{summarizer_server::SummarizerServer, FILE_DESCRIPTOR_SET},
 };
@@ -178,8 +178,27 @@ fn load(args: &ServerArgs) -> anyhow::Result<Analyzer> {
         sessions: args.sessions.max(1),
         intra_threads: args.intra_threads(),
     };
-    let models = ModelSet::load(&runtime, models_dir, args.summarizer.as_deref(), layout)
-        .with_context(|| format!("loading models from {}", display(models_dir)))?;
+    let batching = Batching {
+        config: args.batching(),
+        ..Batching::default()
+    };
+    tracing::info!(
+        sessions = layout.sessions,
+        intra_threads = layout.intra_threads,
+        batching = batching.config.enabled,
+        batch_max_tokens = batching.config.max_tokens,
+        batch_wait_ms = batching.config.wait.as_millis() as u64,
+        "session layout"
+    );
+    let models = ModelSet::load(
+        &runtime,
+        models_dir,
+        args.summarizer.as_deref(),
+        args.encoder.as_deref(),
+        layout,
+        &batching,
+    )
+    .with_context(|| format!("loading models from {}", display(models_dir)))?;
     for m in models.manifests() {
         tracing::info!(name = %m.name, kind = m.kind.as_str(), version = %m.version, "model ready");
     }

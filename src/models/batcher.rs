@@ -1,0 +1,418 @@
+//! Dynamic batching across requests: rows (token id sequences) from concurrent
+//! requests share one ONNX call.
+//!
+//! Callers submit all rows of one request at once and block until each row's
+//! output is back. Worker threads (one per session) take the oldest queued
+//! row and the rows closest to it in length, up to a padded token budget, so
+//! padding stays small. A worker waits for more rows (at most `wait`) only
+//! while other articles are in flight that could still send some; with one
+//! article in flight it runs at once, so a lone request pays no wait.
+//!
+//! Rows must give the same output whatever their batch neighbours: the models
+//! batched here are fp32 or quantize activations per row (see
+//! `models/tools/requant_ner.py`).
+
+use std::{
+    collections::VecDeque,
+    sync::{
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+        mpsc, Arc, Condvar, Mutex,
+    },
+    thread::JoinHandle,
+    time::{Duration, Instant},
+};
+
+use super::{ModelError, SessionPool};
+
+/// How dynamic batching is configured (server flags `--batching`,
+/// `--batch-max-tokens`, `--batch-wait-ms`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchConfig {
+    pub enabled: bool,
+    /// Largest padded batch, rows × longest row, in tokens (a longer single
+    /// row still runs, alone).
+    pub max_tokens: usize,
+    /// Longest a worker holds a partial batch for rows of other articles.
+    pub wait: Duration,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig {
+            enabled: true,
+            max_tokens: 4096,
+            wait: Duration::from_millis(2),
+        }
+    }
+}
+
+/// The batching settings and the in-flight counter every batcher of one
+/// server shares.
+#[derive(Debug, Clone, Default)]
+pub struct Batching {
+    pub config: BatchConfig,
+    pub in_flight: Arc<InFlight>,
+}
+
+impl Batching {
+    /// No cross-request batching: each request runs its own ONNX calls.
+    pub fn off() -> Self {
+        Batching {
+            config: BatchConfig {
+                enabled: false,
+                ..BatchConfig::default()
+            },
+            in_flight: Arc::default(),
+        }
+    }
+
+    pub(crate) fn start(
+        &self,
+        name: &'static str,
+        pool: Arc<SessionPool>,
+        sessions: usize,
+        run: Box<RunBatch>,
+    ) -> Result<Batcher, ModelError> {
+        Batcher::start(
+            name,
+            pool,
+            sessions,
+            self.config,
+            Arc::clone(&self.in_flight),
+            run,
+        )
+    }
+}
+
+/// Runs one padded batch: one output vector per row, in row order.
+pub(crate) type RunBatch = dyn Fn(&mut ort::session::Session, &[&[u32]]) -> Result<Vec<Vec<f32>>, ModelError>
+    + Send
+    + Sync;
+
+/// Articles being analyzed right now, shared by every batcher: a worker only
+/// waits for rows while more articles are in flight than it has rows from.
+#[derive(Debug, Default)]
+pub struct InFlight(AtomicUsize);
+
+impl InFlight {
+    /// Counts one article until the guard drops.
+    pub fn enter(self: &Arc<Self>) -> InFlightGuard {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        InFlightGuard(Arc::clone(self))
+    }
+
+    fn get(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+pub struct InFlightGuard(Arc<InFlight>);
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        self.0 .0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+type Reply = mpsc::Sender<(usize, Result<Vec<f32>, String>)>;
+
+struct Row {
+    tokens: Vec<u32>,
+    index: usize,
+    request: u64,
+    abandoned: Arc<AtomicBool>,
+    reply: Reply,
+    queued: Instant,
+}
+
+#[derive(Default)]
+struct Queue {
+    rows: VecDeque<Row>,
+    closed: bool,
+    next_request: u64,
+}
+
+struct Shared {
+    name: &'static str,
+    queue: Mutex<Queue>,
+    ready: Condvar,
+    config: BatchConfig,
+    in_flight: Arc<InFlight>,
+    pool: Arc<SessionPool>,
+    run: Box<RunBatch>,
+}
+
+/// A batching front for one model's session pool.
+pub(crate) struct Batcher {
+    shared: Arc<Shared>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl Batcher {
+    /// Starts one worker per session of `pool`.
+    pub(crate) fn start(
+        name: &'static str,
+        pool: Arc<SessionPool>,
+        sessions: usize,
+        config: BatchConfig,
+        in_flight: Arc<InFlight>,
+        run: Box<RunBatch>,
+    ) -> Result<Self, ModelError> {
+        let shared = Arc::new(Shared {
+            name,
+            queue: Mutex::new(Queue::default()),
+            ready: Condvar::new(),
+            config,
+            in_flight,
+            pool,
+            run,
+        });
+        let workers = (0..sessions.max(1))
+            .map(|i| {
+                let shared = Arc::clone(&shared);
+                std::thread::Builder::new()
+                    .name(format!("batch-{name}-{i}"))
+                    .spawn(move || work(&shared))
+                    .map_err(|e| ModelError::Ort(format!("cannot start batch worker: {e}")))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Batcher { shared, workers })
+    }
+
+    /// Outputs of `rows`, in order. Blocking; `interrupt` is polled while
+    /// waiting, and an interrupted request's rows that have not started are
+    /// dropped from the queue without disturbing anyone else's batch.
+    pub(crate) fn run(
+        &self,
+        rows: Vec<Vec<u32>>,
+        interrupt: &dyn Fn() -> bool,
+    ) -> Result<Vec<Vec<f32>>, ModelError> {
+        let n = rows.len();
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let abandoned = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = mpsc::channel();
+        {
+            let mut queue = self.lock();
+            let request = queue.next_request;
+            queue.next_request += 1;
+            let now = Instant::now();
+            for (index, tokens) in rows.into_iter().enumerate() {
+                queue.rows.push_back(Row {
+                    tokens,
+                    index,
+                    request,
+                    abandoned: Arc::clone(&abandoned),
+                    reply: tx.clone(),
+                    queued: now,
+                });
+            }
+        }
+        drop(tx);
+        self.shared.ready.notify_all();
+
+        let mut out: Vec<Option<Vec<f32>>> = vec![None; n];
+        let mut received = 0;
+        while received < n {
+            if interrupt() {
+                abandoned.store(true, Ordering::SeqCst);
+                return Err(ModelError::Interrupted);
+            }
+            match rx.recv_timeout(Duration::from_millis(10)) {
+                Ok((index, Ok(output))) => {
+                    out[index] = Some(output);
+                    received += 1;
+                }
+                Ok((_, Err(reason))) => {
+                    abandoned.store(true, Ordering::SeqCst);
+                    return Err(ModelError::Ort(reason));
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(ModelError::Ort(format!(
+                        "{} batch worker stopped",
+                        self.shared.name
+                    )))
+                }
+            }
+        }
+        Ok(out.into_iter().flatten().collect())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.shared.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Drop for Batcher {
+    fn drop(&mut self) {
+        self.lock().closed = true;
+        self.shared.ready.notify_all();
+        for w in self.workers.drain(..) {
+            let _ = w.join();
+        }
+    }
+}
+
+fn work(shared: &Shared) {
+    loop {
+        let batch = {
+            let mut queue = shared.queue.lock().unwrap_or_else(|p| p.into_inner());
+            loop {
+                queue.rows.retain(|r| !r.abandoned.load(Ordering::SeqCst));
+                if !queue.rows.is_empty() {
+                    break;
+                }
+                if queue.closed {
+                    return;
+                }
+                queue = shared.ready.wait(queue).unwrap_or_else(|p| p.into_inner());
+            }
+            // Hold a partial batch briefly while other articles may still send rows.
+            let oldest = queue.rows.front().map_or_else(Instant::now, |r| r.queued);
+            let deadline = oldest + shared.config.wait;
+            loop {
+                let picked = pick(&queue.rows, shared.config.max_tokens);
+                let full = picked.len() < queue.rows.len()
+                    || padded_tokens(&queue.rows, &picked) * 2 > shared.config.max_tokens;
+                let now = Instant::now();
+                if full || now >= deadline || shared.in_flight.get() <= requests_in(&queue.rows) {
+                    break;
+                }
+                queue = shared
+                    .ready
+                    .wait_timeout(queue, deadline - now)
+                    .map(|(q, _)| q)
+                    .unwrap_or_else(|p| p.into_inner().0);
+                queue.rows.retain(|r| !r.abandoned.load(Ordering::SeqCst));
+                if queue.rows.is_empty() {
+                    break;
+                }
+            }
+            let mut picked = pick(&queue.rows, shared.config.max_tokens);
+            picked.sort_unstable_by(|a, b| b.cmp(a));
+            let mut batch: Vec<Row> = picked
+                .into_iter()
+                .filter_map(|i| queue.rows.remove(i))
+                .collect();
+            batch.reverse();
+            batch
+        };
+        if batch.is_empty() {
+            continue;
+        }
+        run_batch(shared, batch);
+    }
+}
+
+fn run_batch(shared: &Shared, batch: Vec<Row>) {
+    let rows: Vec<&[u32]> = batch.iter().map(|r| r.tokens.as_slice()).collect();
+    let width = rows.iter().map(|r| r.len()).max().unwrap_or(0);
+    metrics::histogram!("khulasa_batch_size", "model" => shared.name).record(rows.len() as f64);
+    metrics::histogram!("khulasa_batch_tokens", "model" => shared.name)
+        .record((width * rows.len()) as f64);
+    tracing::debug!(
+        model = shared.name,
+        rows = rows.len(),
+        tokens = width * rows.len(),
+        "batch"
+    );
+    let result = shared
+        .pool
+        .with_session(|session| (shared.run)(session, &rows));
+    match result {
+        Ok(outputs) if outputs.len() == batch.len() => {
+            for (row, output) in batch.into_iter().zip(outputs) {
+                let _ = row.reply.send((row.index, Ok(output)));
+            }
+        }
+        Ok(outputs) => {
+            let reason = format!(
+                "{}: {} outputs for a batch of {}",
+                shared.name,
+                outputs.len(),
+                batch.len()
+            );
+            for row in batch {
+                let _ = row.reply.send((row.index, Err(reason.clone())));
+            }
+        }
+        Err(e) => {
+            let reason = e.to_string();
+            for row in batch {
+                let _ = row.reply.send((row.index, Err(reason.clone())));
+            }
+        }
+    }
+}
+
+/// Distinct requests with queued rows.
+fn requests_in(rows: &VecDeque<Row>) -> usize {
+    let mut ids: Vec<u64> = rows.iter().map(|r| r.request).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids.len()
+}
+
+fn padded_tokens(rows: &VecDeque<Row>, picked: &[usize]) -> usize {
+    let width = picked
+        .iter()
+        .map(|&i| rows[i].tokens.len())
+        .max()
+        .unwrap_or(0);
+    width * picked.len()
+}
+
+/// Queue indices of the next batch: the oldest row, then the rows nearest to
+/// it in length while the padded size (rows × longest) fits `max_tokens`.
+fn pick(rows: &VecDeque<Row>, max_tokens: usize) -> Vec<usize> {
+    let lens: Vec<usize> = rows.iter().map(|r| r.tokens.len()).collect();
+    pick_by_length(&lens, max_tokens)
+}
+
+fn pick_by_length(lens: &[usize], max_tokens: usize) -> Vec<usize> {
+    let Some(&seed) = lens.first() else {
+        return Vec::new();
+    };
+    let mut order: Vec<usize> = (1..lens.len()).collect();
+    order.sort_by_key(|&i| (lens[i].abs_diff(seed), i));
+    let mut picked = vec![0];
+    let mut width = seed;
+    for i in order {
+        let w = width.max(lens[i]);
+        if w * (picked.len() + 1) > max_tokens {
+            continue;
+        }
+        width = w;
+        picked.push(i);
+    }
+    picked
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_oldest_then_nearest_lengths_within_budget() {
+        // Oldest is 10 tokens; budget 40 allows 4 rows of width ≤ 10, or
+        // fewer once a longer row joins.
+        let lens = [10, 100, 9, 11, 10, 3];
+        let picked = pick_by_length(&lens, 40);
+        assert_eq!(picked[0], 0);
+        assert!(
+            !picked.contains(&1),
+            "the 100-token row would pad everything"
+        );
+        let width = picked.iter().map(|&i| lens[i]).max().unwrap();
+        assert!(width * picked.len() <= 40);
+        assert_eq!(picked.len(), 4);
+    }
+
+    #[test]
+    fn a_row_over_budget_runs_alone() {
+        assert_eq!(pick_by_length(&[500, 10, 10], 256), vec![0]);
+        assert!(pick_by_length(&[], 256).is_empty());
+    }
+}
