@@ -12,6 +12,6 @@ mod status;
 mod telemetry;
 
 pub use config::{LogFormat, ServerArgs};
-pub use server::run;
+pub use server::{load_analyzer, run};
 pub use service::SummarizerService;
 pub use telemetry::Telemetry;

@@ -76,7 +76,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         let health = health.clone();
         let args = args.clone();
         tokio::spawn(async move {
-            let loaded = tokio::task::spawn_blocking(move || load(&args)).await;
+            let loaded = tokio::task::spawn_blocking(move || load_analyzer(&args)).await;
             match loaded {
                 Ok(Ok(ready)) => {
                     let _ = analyzer.set(Arc::new(ready));
@@ -169,7 +169,10 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
 }
 
-fn load(args: &ServerArgs) -> anyhow::Result<Analyzer> {
+/// Loads the ONNX Runtime and every model as `args` say, and warms them:
+/// the server's analyzer, also used by `khulasa bench --raw` so both measure
+/// the same pipeline.
+pub fn load_analyzer(args: &ServerArgs) -> anyhow::Result<Analyzer> {
     let models_dir = args.models.as_path();
     let library = Runtime::library_path(models_dir);
     let runtime = Runtime::load(&library)?;

@@ -11,10 +11,9 @@ use tokio::sync::Semaphore;
 
 use super::{corpus::Article, driver::Target};
 use crate::{
-    models::{Runtime, SessionLayout},
-    pipeline::{Analyzer, ArticleRequest, Limits, ModelSet, StopSignal, SummaryMode, TaskSet},
+    pipeline::{Analyzer, ArticleRequest, Limits, StopSignal, SummaryMode, TaskSet},
     tasks::summarize::SummaryLength,
-    transport::ServerArgs,
+    transport::{load_analyzer, ServerArgs},
 };
 
 pub struct Raw {
@@ -22,8 +21,6 @@ pub struct Raw {
     /// The server's `--max-concurrent`: articles analyzed at once.
     admission: Arc<Semaphore>,
     limits: Limits,
-    /// Kept after the analyzer: every session needs it alive.
-    _runtime: Arc<Runtime>,
 }
 
 /// The loaded pipeline and how long loading and warming took.
@@ -42,28 +39,26 @@ impl Raw {
         )
         .context("the server flags do not parse as khulasa-server's")?;
         let started = Instant::now();
-        let models_dir = args.models.as_path();
-        let runtime = Runtime::load(&Runtime::library_path(models_dir))?;
-        let layout = SessionLayout {
-            sessions: args.sessions.max(1),
-            intra_threads: args.intra_threads(),
-        };
-        let models = ModelSet::load(&runtime, models_dir, args.summarizer.as_deref(), layout)
-            .with_context(|| format!("loading models from {}", models_dir.display()))?;
+        let analyzer = load_analyzer(&args)?;
+        let batching = args.batching();
         let settings = format!(
-            "models {}, {} session(s) per model, {} intra-op thread(s), {} article(s) at once",
-            models_dir.display(),
-            layout.sessions,
-            layout.intra_threads,
-            args.max_concurrent()
+            "models {}, {} session(s) per model, {} intra-op thread(s), {} article(s) at once, batching {}",
+            args.models.display(),
+            args.sessions.max(1),
+            args.intra_threads(),
+            args.max_concurrent(),
+            if batching.enabled {
+                format!("on ({} tokens, {} ms)", batching.max_tokens, batching.wait.as_millis())
+            } else {
+                "off".to_string()
+            }
         );
         let raw = Raw {
-            analyzer: Arc::new(Analyzer::new(models)),
+            analyzer: Arc::new(analyzer),
             admission: Arc::new(Semaphore::new(args.max_concurrent())),
             limits: Limits {
                 max_article_chars: args.max_article_chars,
             },
-            _runtime: Arc::new(runtime),
         };
         Ok(Loaded {
             raw,
