@@ -177,14 +177,16 @@ class Client(threading.Thread):
         self.stub = rpc.SummarizerStub(self.channel)
         self.seq = 0
         self.huge_allowed = args.huge
+        self.only = set(args.only.split(",")) if args.only else None
 
     def next_id(self, kind):
         self.seq += 1
         return f"c{self.n}-{self.seq}-{kind}"
 
     def run(self):
-        kinds = [k for k, _ in self.KINDS if k != "huge" or self.huge_allowed]
-        weights = [w for k, w in self.KINDS if k != "huge" or self.huge_allowed]
+        mix = [(k, w) for k, w in self.KINDS if (k != "huge" or self.huge_allowed) and (not self.only or k in self.only)]
+        kinds = [k for k, _ in mix]
+        weights = [w for _, w in mix]
         while time.monotonic() < self.stop_at:
             kind = self.rng.choices(kinds, weights)[0]
             try:
@@ -438,6 +440,7 @@ def main():
     ap.add_argument("--max-message-bytes", type=int, default=4 * 1024 * 1024)
     ap.add_argument("--rss-every", type=float, default=5.0)
     ap.add_argument("--no-huge", dest="huge", action="store_false", help="skip near-limit articles")
+    ap.add_argument("--only", default="", help="comma-separated kinds to send (default: the whole mix)")
     ap.add_argument("--seed", type=int, default=6)
     ap.add_argument("--report", type=Path, required=True, help="Markdown report to write")
     args = ap.parse_args()
