@@ -7,7 +7,7 @@ SERVER := target/release/khulasa-server
 CLIENT := target/release/khulasa
 PYTHON := .venv/bin/python
 
-.PHONY: require-cargo help models check-models build serve test lint fmt eval-ner bench clean validate-deploy mesh-test
+.PHONY: require-cargo help models check-models build serve test lint fmt eval-ner bench fuzz soak clean validate-deploy mesh-test
 
 help:
 	@echo "make serve         prepare runtime and models if missing, build, serve on 127.0.0.1:50051"
@@ -19,6 +19,8 @@ help:
 	@echo "make validate-deploy  lint the Dockerfile, validate deploy/k8s against Kubernetes and Istio schemas"
 	@echo "make mesh-test     3 replicas behind nginx and client-side balancing, replicas killed mid-batch"
 	@echo "make bench         start a server, load it at several concurrencies, in-process too; report in bench/results/"
+	@echo "make fuzz          run every cargo-fuzz target for FUZZ_SECONDS each (needs cargo-fuzz)"
+	@echo "make soak          SOAK_SECONDS (600) of mixed load on a release server; report in soak-out/"
 
 require-cargo:
 	@command -v $(CARGO) >/dev/null || { echo "error: cargo not found; install Rust with rustup (https://rustup.rs)" >&2; exit 1; }
@@ -116,6 +118,41 @@ bench: build
 		$(if $(strip $(BENCH_COMPARE)),--compare-args '$(BENCH_COMPARE)') \
 		--out-dir '$(BENCH_OUT)'
 
+# Fuzzing (fuzz/, its own crate). Only stable Rust is assumed, so the nightly
+# flags cargo-fuzz needs are unlocked with RUSTC_BOOTSTRAP. No sanitizer: the
+# fuzzed code is safe Rust; overflow checks and debug assertions are on.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := segment normalize entities windows
+FUZZ_FLAGS := --sanitizer none --debug-assertions
+CARGO_FUZZ_VERSION := 0.13.2
+
+fuzz: require-cargo
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install --locked cargo-fuzz --version $(CARGO_FUZZ_VERSION)
+	@for t in $(FUZZ_TARGETS); do \
+		dict=; case $$t in segment|normalize) dict=-dict=fuzz/text.dict;; esac; \
+		mkdir -p fuzz/corpus/$$t; \
+		echo "== fuzz $$t for $(FUZZ_SECONDS)s"; \
+		RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $(FUZZ_FLAGS) $$t fuzz/corpus/$$t fuzz/seeds/$$t -- \
+			-max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$dict || exit 1; \
+	done
+
+# Soak run: a release server on a free port under mixed load from a Python
+# grpcio driver, in its own venv with pinned requirements.
+SOAK_VENV := .venv-soak
+SOAK_SECONDS ?= 600
+
+$(SOAK_VENV)/stamp: scripts/soak/requirements.txt proto/khulasa/v1/summarizer.proto
+	python3 -m venv $(SOAK_VENV)
+	$(SOAK_VENV)/bin/pip install -q -r scripts/soak/requirements.txt
+	mkdir -p $(SOAK_VENV)/gen
+	$(SOAK_VENV)/bin/python -m grpc_tools.protoc -I proto --python_out=$(SOAK_VENV)/gen \
+		--grpc_python_out=$(SOAK_VENV)/gen proto/khulasa/v1/summarizer.proto
+	touch $@
+
+soak: require-cargo models $(SOAK_VENV)/stamp
+	$(CARGO) build --release --bin khulasa-server
+	SOAK_SECONDS=$(SOAK_SECONDS) PYTHON=$(SOAK_VENV)/bin/python GEN=$(SOAK_VENV)/gen bash scripts/soak/soak.sh
+
 clean:
 	$(CARGO) clean
-	rm -rf models/.cache models/e5-small models/runtime .venv $(NER_VENV) $(DEPLOY_VENV) $(DEPLOY_NODE)
+	rm -rf models/.cache models/e5-small models/variants models/runtime .venv $(NER_VENV) $(DEPLOY_VENV) $(DEPLOY_NODE) $(SOAK_VENV) soak-out

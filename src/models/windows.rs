@@ -31,10 +31,12 @@ pub fn plan(piece_counts: &[usize], budget: usize) -> Vec<Range<usize>> {
             break;
         }
         // Next window starts at the smallest s' > start whose overlap with
-        // this window holds at most half the budget.
+        // this window holds at most half the budget and still leaves room
+        // for word `end`, so every window reaches past the previous one
+        // (otherwise a big next word yields windows that add nothing).
         let mut next = start + 1;
         pieces -= piece_counts[start];
-        while pieces > budget / 2 && next < end {
+        while next < end && (pieces > budget / 2 || pieces + piece_counts[end] > budget) {
             pieces -= piece_counts[next];
             next += 1;
         }
@@ -86,6 +88,18 @@ mod tests {
         assert_eq!(w.first(), Some(&(0..1)));
         assert!(w.contains(&(1..2)));
         assert_eq!(w.last().map(|r| r.end), Some(3));
+    }
+
+    #[test]
+    fn every_window_reaches_past_the_previous_one() {
+        // Found by fuzzing: a word too big for the overlap used to produce
+        // windows inside the previous one ([0..2, 1..2, 2..3] here).
+        assert_eq!(plan(&[2, 2, 4], 4), vec![0..2, 2..3]);
+        let w = plan(&[1, 1, 1, 1, 1, 1, 9], 6);
+        assert_eq!(w, vec![0..6, 6..7]);
+        for pair in w.windows(2) {
+            assert!(pair[0].end < pair[1].end && pair[1].start <= pair[0].end);
+        }
     }
 
     #[test]
