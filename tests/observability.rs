@@ -144,6 +144,11 @@ async fn metrics_count_requests_by_method_and_code_and_time_each_stage() {
         ),
         Some(1.0)
     );
+    // Batching is on by default: NER windows went through the batcher.
+    assert!(
+        sample(&text, "khulasa_batch_size_count", &[r#"model="ner""#]).is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
     let chars = ARTICLE.chars().count() as f64;
     assert_eq!(
         sample(&text, "khulasa_article_chars_total", &[]),
@@ -200,7 +205,7 @@ impl TraceService for Collector {
 }
 
 #[tokio::test]
-async fn spans_are_exported_over_otlp_as_children_of_the_callers_span() {
+async fn spans_of_the_request_and_its_stages_are_exported_over_otlp_in_the_callers_trace() {
     let collector = Collector::default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let collector_addr = listener.local_addr().unwrap();
@@ -235,10 +240,21 @@ async fn spans_are_exported_over_otlp_as_children_of_the_callers_span() {
             .flat_map(|s| &s.spans)
             .cloned()
             .collect();
-        if let Some(rpc) = spans.into_iter().find(|s| s.name == "rpc") {
-            break rpc;
+        let has = |name: &str| spans.iter().any(|s| s.name == name);
+        if ["rpc", "segment", "embed", "rank", "entities"]
+            .iter()
+            .all(|n| has(n))
+        {
+            // Every stage span belongs to the caller's trace.
+            for s in spans.iter().filter(|s| s.name != "rpc") {
+                assert_eq!(hex(&s.trace_id), TRACE_ID, "{}", s.name);
+            }
+            break spans.into_iter().find(|s| s.name == "rpc").unwrap();
         }
-        assert!(Instant::now() < deadline, "no rpc span exported");
+        assert!(
+            Instant::now() < deadline,
+            "rpc and stage spans not all exported"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(hex(&rpc.trace_id), TRACE_ID);

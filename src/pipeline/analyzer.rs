@@ -257,12 +257,12 @@ impl Analyzer {
             .ok_or(AnalyzeError::NoEntityModel)?;
         stop.check()?;
 
-        let started = Instant::now();
-        let language = match &request.language {
-            Some(hint) => hint.clone(),
-            None => text::lang::detect(text).unwrap_or("und").to_string(),
-        };
-        timings.language = started.elapsed();
+        let language = stage("language", &mut timings.language, || {
+            match &request.language {
+                Some(hint) => hint.clone(),
+                None => text::lang::detect(text).unwrap_or("und").to_string(),
+            }
+        });
 
         let summary = match (request.tasks.wants_summary(), &self.models.abstractive) {
             (false, _) => None,
@@ -275,10 +275,10 @@ impl Analyzer {
         let entities = match (&self.models.entities, want_entities) {
             (Some((classifier, scheme)), true) => {
                 stop.check()?;
-                let started = Instant::now();
-                let found = entities::find(classifier, scheme, text, &|| stop.is_stopped())
-                    .map_err(|e| model_error(e, stop))?;
-                timings.entities = started.elapsed();
+                let found = stage("entities", &mut timings.entities, || {
+                    entities::find(classifier, scheme, text, &|| stop.is_stopped())
+                })
+                .map_err(|e| model_error(e, stop))?;
                 Some(found)
             }
             _ => None,
@@ -299,25 +299,28 @@ impl Analyzer {
         stop: &StopSignal,
     ) -> Result<SummaryResult, AnalyzeError> {
         let text = request.text.as_str();
-        let started = Instant::now();
-        let sentences = self.segmenter.sentences(text);
-        let pieces: Vec<&str> = sentences.iter().map(|r| &text[r.clone()]).collect();
-        let word_counts: Vec<usize> = pieces
-            .iter()
-            .map(|s| s.split_whitespace().count())
-            .collect();
-        let candidates = candidates(&word_counts, MAX_RANKED_SENTENCES);
-        timings.segment = started.elapsed();
+        let (sentences, pieces, word_counts, candidates) =
+            stage("segment", &mut timings.segment, || {
+                let sentences = self.segmenter.sentences(text);
+                let pieces: Vec<&str> = sentences.iter().map(|r| &text[r.clone()]).collect();
+                let word_counts: Vec<usize> = pieces
+                    .iter()
+                    .map(|s| s.split_whitespace().count())
+                    .collect();
+                let candidates = candidates(&word_counts, MAX_RANKED_SENTENCES);
+                (sentences, pieces, word_counts, candidates)
+            });
 
-        let started = Instant::now();
         let candidate_texts: Vec<&str> = candidates.iter().map(|&i| pieces[i]).collect();
-        let embeddings = self
-            .models
-            .encoder
-            .embed(&candidate_texts, &|| stop.is_stopped())
-            .map_err(|e| model_error(e, stop))?;
-        timings.embed = started.elapsed();
+        let embeddings = stage("embed", &mut timings.embed, || {
+            self.models
+                .encoder
+                .embed(&candidate_texts, &|| stop.is_stopped())
+        })
+        .map_err(|e| model_error(e, stop))?;
 
+        let rank_span = tracing::info_span!("stage", otel.name = "rank");
+        let _rank_span = rank_span.enter();
         let started = Instant::now();
         let char_lens: Vec<usize> = candidates
             .iter()
@@ -357,6 +360,17 @@ impl Analyzer {
     }
 }
 
+/// Runs one stage of an article: timed into `slot` for the log line and
+/// metrics, and traced as a span (named after the stage in exported traces).
+fn stage<T>(name: &'static str, slot: &mut Duration, run: impl FnOnce() -> T) -> T {
+    let span = tracing::info_span!("stage", otel.name = name);
+    let _entered = span.enter();
+    let started = Instant::now();
+    let out = run();
+    *slot = started.elapsed();
+    out
+}
+
 /// An abstractive summary from the seq2seq model, with its settings from
 /// `generation_config.json`.
 fn generate(
@@ -365,16 +379,15 @@ fn generate(
     timings: &mut StageTimings,
     stop: &StopSignal,
 ) -> Result<SummaryResult, AnalyzeError> {
-    let started = Instant::now();
-    let generated = model
-        .generate(text, &model.default_params(), stop.flag(), stop.deadline())
-        .map_err(|e| match e {
-            GenerationError::Cancelled => AnalyzeError::Stopped(Stopped::Cancelled),
-            GenerationError::DeadlineExceeded => AnalyzeError::Stopped(Stopped::DeadlineExceeded),
-            GenerationError::Model(e) => AnalyzeError::Model(e),
-            e @ GenerationError::InvalidParams(_) => AnalyzeError::Generation(e.to_string()),
-        })?;
-    timings.generate = started.elapsed();
+    let generated = stage("generate", &mut timings.generate, || {
+        model.generate(text, &model.default_params(), stop.flag(), stop.deadline())
+    })
+    .map_err(|e| match e {
+        GenerationError::Cancelled => AnalyzeError::Stopped(Stopped::Cancelled),
+        GenerationError::DeadlineExceeded => AnalyzeError::Stopped(Stopped::DeadlineExceeded),
+        GenerationError::Model(e) => AnalyzeError::Model(e),
+        e @ GenerationError::InvalidParams(_) => AnalyzeError::Generation(e.to_string()),
+    })?;
     Ok(SummaryResult {
         sentences: Vec::new(),
         generated: Some(generated.text),
