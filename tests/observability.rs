@@ -90,7 +90,8 @@ fn sample(exposition: &str, name: &str, labels: &[&str]) -> Option<f64> {
 
 #[tokio::test]
 async fn metrics_count_requests_by_method_and_code_and_time_each_stage() {
-    let server = Server::start_serving(&["--metrics-listen", "127.0.0.1:0"]).await;
+    let server =
+        Server::start_serving(&["--metrics-listen", "127.0.0.1:0", "--batching", "on"]).await;
     let url = metrics_url(&server).await;
     let mut client = server.client().await;
 
@@ -144,7 +145,7 @@ async fn metrics_count_requests_by_method_and_code_and_time_each_stage() {
         ),
         Some(1.0)
     );
-    // Batching is on by default: NER windows went through the batcher.
+    // With batching on, NER windows go through the batcher.
     assert!(
         sample(&text, "khulasa_batch_size_count", &[r#"model="ner""#]).is_some_and(|n| n >= 1.0),
         "{text}"

@@ -52,7 +52,9 @@ pub struct ServerArgs {
     // ---- model performance: batching and encoder build (perf) ----
     /// Dynamic batching: sentences and NER windows of concurrent requests
     /// share ONNX calls, grouped by length. A lone request runs at once.
-    #[arg(long, env = "KHULASA_BATCHING", value_enum, default_value_t = Switch::On)]
+    /// Off by default: on 2 cores with ANT-sized articles it measured slower
+    /// (BENCHMARKS.md); try it on bigger machines or with shorter inputs.
+    #[arg(long, env = "KHULASA_BATCHING", value_enum, default_value_t = Switch::Off)]
     pub batching: Switch,
 
     /// Largest batch, in padded tokens (rows × longest row).

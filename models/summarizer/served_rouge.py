@@ -1,0 +1,80 @@
+"""ROUGE of running services' own summaries on the dev split, at 1 and 3
+sentences, with evaluate.py's metric (Arabic-normalized ROUGE F1 x 100
+against the headline): to compare server configurations that must not
+change summaries much, e.g. the int8 e5 against the fp32 one
+(`khulasa-server --encoder models/variants/e5-small-fp32`, built by
+`E5_FP32=1 make models`).
+
+    python models/summarizer/served_rouge.py --endpoint 127.0.0.1:50081 \
+        --endpoint 127.0.0.1:50082
+
+Needs numpy, grpcio and grpcio-tools (e.g. `.venv-soak` after `make soak`'s
+venv step, plus numpy). Prints a Markdown table and, for two endpoints, how
+often their picks agree.
+"""
+import argparse
+import sys
+
+import grpc
+
+from common import load_articles, rouge_all, split_order, stubs, tokens
+
+KS = (1, 3)
+
+
+def picks(endpoint, pb, rpc, dev):
+    """{(article index, k): (summary text, span tuple)} from one service."""
+
+    def requests():
+        for i, art in dev:
+            for k in KS:
+                yield pb.AnalyzeRequest(id=f"{i}|{k}", text=art["text"], language="ar",
+                                        summary=pb.SummaryOptions(max_sentences=k),
+                                        tasks=[pb.TASK_SUMMARY])
+
+    stub = rpc.SummarizerStub(grpc.insecure_channel(endpoint))
+    out = {}
+    for resp in stub.AnalyzeStream(requests()):
+        if resp.HasField("error"):
+            sys.exit(f"{endpoint}: article {resp.id} failed: {resp.error.message}")
+        i, k = map(int, resp.id.split("|"))
+        out[(i, k)] = (resp.summary.text,
+                       tuple((s.start, s.end) for s in resp.summary.sentences))
+    if len(out) != len(dev) * len(KS):
+        sys.exit(f"{endpoint}: {len(out)} answers for {len(dev) * len(KS)} requests")
+    info = stub.GetInfo(pb.GetInfoRequest(), timeout=10)
+    models = ", ".join(f"{m.name} {m.sha256[:12]}" for m in info.models)
+    return out, models
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--endpoint", action="append", required=True)
+    ap.add_argument("--limit", type=int, default=None, help="first N dev articles only")
+    args = ap.parse_args()
+    pb, rpc = stubs()
+    arts = load_articles()
+    dev_idx, _ = split_order(len(arts))
+    dev = [(i, arts[i]) for i in dev_idx[:args.limit] if arts[i]["text"].strip()]
+
+    results = []
+    print(f"{len(dev)} dev articles\n")
+    print("| endpoint | models | k=1 R-1 / R-2 / R-L | k=3 R-1 / R-2 / R-L |")
+    print("| --- | --- | --- | --- |")
+    for endpoint in args.endpoint:
+        got, models = picks(endpoint, pb, rpc, dev)
+        results.append(got)
+        cells = []
+        for k in KS:
+            scores = [rouge_all(tokens(got[(i, k)][0]), tokens(art["title"])) for i, art in dev]
+            mean = [100 * sum(s[j] for s in scores) / len(scores) for j in range(3)]
+            cells.append(" / ".join(f"{m:.2f}" for m in mean))
+        print(f"| {endpoint} | {models} | {cells[0]} | {cells[1]} |")
+    if len(results) == 2:
+        for k in KS:
+            same = sum(results[0][(i, k)][1] == results[1][(i, k)][1] for i, _ in dev)
+            print(f"\nk={k}: identical picks on {same}/{len(dev)} articles")
+
+
+if __name__ == "__main__":
+    main()
