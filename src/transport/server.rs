@@ -10,10 +10,9 @@ use std::{
 
 use anyhow::Context;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::{
     service::interceptor::InterceptedService,
-    transport::{Certificate, Identity, ServerTlsConfig},
+    transport::{server::TcpIncoming, Certificate, Identity, ServerTlsConfig},
 };
 use tonic_health::{server::HealthReporter, ServingStatus};
 
@@ -107,7 +106,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(summarizer)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+        .serve_with_incoming_shutdown(incoming(listener), async {
             let _ = stop_rx.await;
         });
     tokio::pin!(server);
@@ -143,6 +142,15 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Accepted connections with Nagle's algorithm off: a response's last frame
+/// would otherwise wait for the client's delayed ACK (tens of ms per call).
+/// HTTP/2 keepalive probes at the TCP level find peers that vanished.
+fn incoming(listener: TcpListener) -> TcpIncoming {
+    TcpIncoming::from(listener)
+        .with_nodelay(Some(true))
+        .with_keepalive(Some(std::time::Duration::from_secs(60)))
 }
 
 /// TLS when a certificate is configured; mutual TLS when a client CA is too.
