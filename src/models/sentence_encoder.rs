@@ -3,13 +3,11 @@
 
 use std::{path::Path, sync::Arc};
 
-use ort::value::Tensor;
 use tokenizers::Tokenizer;
 
 use super::{
     batcher::{Batcher, Batching},
-    tokenizer::{self, pad_batch},
-    Manifest, ModelError, ModelKind, Runtime, SessionLayout, SessionPool,
+    tokenizer, Manifest, ModelError, ModelKind, Runtime, SessionLayout, SessionPool,
 };
 
 /// Tokens per ONNX call without cross-request batching; keeps activation
@@ -141,14 +139,7 @@ fn run_rows(
     session: &mut ort::session::Session,
     rows: &[&[u32]],
 ) -> Result<Vec<Vec<f32>>, ModelError> {
-    let (width, ids, mask) = pad_batch(rows, PAD_ID);
-    let shape = [rows.len(), width];
-    let ids = Tensor::from_array((shape, ids))?;
-    let mask = Tensor::from_array((shape, mask))?;
-    let outputs = session.run(ort::inputs![
-        "input_ids" => ids,
-        "attention_mask" => mask,
-    ])?;
+    let (_, outputs) = tokenizer::run_padded(session, rows, PAD_ID)?;
     let (out_shape, data) = outputs["sentence_embedding"].try_extract_tensor::<f32>()?;
     let dim = match out_shape.as_ref() {
         [b, d] if *b as usize == rows.len() && *d > 0 => *d as usize,

@@ -5,14 +5,12 @@
 
 use std::{collections::BTreeMap, path::Path, sync::Arc};
 
-use ort::value::Tensor;
 use serde::Deserialize;
 use tokenizers::Tokenizer;
 
 use super::{
     batcher::{Batcher, Batching},
-    tokenizer::{self, pad_batch},
-    windows, Manifest, ModelError, ModelKind, Runtime, SessionLayout, SessionPool,
+    tokenizer, windows, Manifest, ModelError, ModelKind, Runtime, SessionLayout, SessionPool,
 };
 
 const BOS_ID: u32 = 0;
@@ -290,14 +288,7 @@ fn run_rows(
     rows: &[&[u32]],
     n_labels: usize,
 ) -> Result<Vec<Vec<f32>>, ModelError> {
-    let (width, ids, mask) = pad_batch(rows, PAD_ID);
-    let shape = [rows.len(), width];
-    let ids = Tensor::from_array((shape, ids))?;
-    let mask = Tensor::from_array((shape, mask))?;
-    let outputs = session.run(ort::inputs![
-        "input_ids" => ids,
-        "attention_mask" => mask,
-    ])?;
+    let (width, outputs) = tokenizer::run_padded(session, rows, PAD_ID)?;
     let (shape, data) = outputs["logits"].try_extract_tensor::<f32>()?;
     match shape.as_ref() {
         [b, w, l]

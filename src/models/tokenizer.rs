@@ -2,6 +2,10 @@
 
 use std::path::Path;
 
+use ort::{
+    session::{Session, SessionOutputs},
+    value::Tensor,
+};
 use tokenizers::Tokenizer;
 
 use super::ModelError;
@@ -16,6 +20,25 @@ pub(crate) fn load(dir: &Path) -> Result<Tokenizer, ModelError> {
         .with_truncation(None)
         .map_err(|e| ModelError::Tokenizer(e.to_string()))?;
     Ok(tokenizer)
+}
+
+/// Runs a BERT-like model on padded `rows` (`input_ids` and
+/// `attention_mask` of shape `[rows, width]`), the input layout every
+/// encoder here shares. Returns the padded width with the outputs.
+pub(crate) fn run_padded<'s>(
+    session: &'s mut Session,
+    rows: &[&[u32]],
+    pad_id: u32,
+) -> Result<(usize, SessionOutputs<'s>), ModelError> {
+    let (width, ids, mask) = pad_batch(rows, pad_id);
+    let shape = [rows.len(), width];
+    let ids = Tensor::from_array((shape, ids))?;
+    let mask = Tensor::from_array((shape, mask))?;
+    let outputs = session.run(ort::inputs![
+        "input_ids" => ids,
+        "attention_mask" => mask,
+    ])?;
+    Ok((width, outputs))
 }
 
 /// Pads `rows` of token ids into one `[rows, width]` batch (ids, mask).
