@@ -22,3 +22,11 @@ pub use runtime::Runtime;
 pub use sentence_encoder::SentenceEncoder;
 pub use sentence_scorer::SentenceScorer;
 pub use token_classifier::{TokenClassifier, WordPooling};
+
+/// Time spent turning one article's text into token ids for `model`
+/// (`khulasa_tokenize_duration_seconds`): the tokenize stage of the metrics,
+/// recorded here because tokenizing happens inside each model's call.
+pub(crate) fn record_tokenize(model: &str, took: std::time::Duration) {
+    metrics::histogram!("khulasa_tokenize_duration_seconds", "model" => model.to_owned())
+        .record(took.as_secs_f64());
+}

@@ -89,6 +89,7 @@ impl SentenceEncoder {
         interrupt: &dyn Fn() -> bool,
     ) -> Result<Vec<Vec<f32>>, ModelError> {
         let max_tokens = self.manifest.max_tokens.max(2);
+        let tokenizing = std::time::Instant::now();
         let mut encoded: Vec<Vec<u32>> = Vec::with_capacity(texts.len());
         for text in texts {
             let input = format!("{}{}", self.prefix, text);
@@ -103,6 +104,7 @@ impl SentenceEncoder {
             }
             encoded.push(ids);
         }
+        super::record_tokenize(&self.manifest.name, tokenizing.elapsed());
         if let Some(batcher) = &self.batcher {
             return batcher.run(encoded, interrupt);
         }

@@ -182,7 +182,9 @@ impl TokenClassifier {
         if words.is_empty() {
             return Ok(Vec::new());
         }
+        let tokenizing = std::time::Instant::now();
         let pieces = self.word_pieces(words)?;
+        super::record_tokenize(&self.manifest.name, tokenizing.elapsed());
         let counts: Vec<usize> = pieces.iter().map(Vec::len).collect();
         let plan = windows::plan(&counts, self.max_tokens - 2);
         let owners = windows::owners(&plan, words.len());

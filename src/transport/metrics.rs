@@ -114,6 +114,11 @@ fn describe() {
         "Inputs (windows or sentences) per ONNX call, by model"
     );
     describe_histogram!("khulasa_batch_tokens", "Tokens per ONNX call, by model");
+    describe_histogram!(
+        "khulasa_tokenize_duration_seconds",
+        Unit::Seconds,
+        "Time to tokenize one article's text, by model"
+    );
 }
 
 fn record_build_info() {
