@@ -10,6 +10,7 @@ use tonic::{
 };
 
 use super::{endpoints::ConnectOptions, Cli};
+use crate::transport::read_token_file;
 
 /// The connection options the flags ask for.
 pub fn connect_options(cli: &Cli) -> Result<ConnectOptions> {
@@ -40,14 +41,7 @@ pub fn connect_options(cli: &Cli) -> Result<ConnectOptions> {
 
 /// `Bearer <token>` from a token file, marked sensitive.
 fn bearer(path: &Path) -> Result<AsciiMetadataValue> {
-    let raw = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the token file {}", path.display()))?;
-    let token = raw.trim();
-    anyhow::ensure!(
-        !token.is_empty(),
-        "the token file {} is empty",
-        path.display()
-    );
+    let token = read_token_file(path)?;
     let mut value: AsciiMetadataValue = format!("Bearer {token}")
         .parse()
         .with_context(|| format!("the token in {} is not printable ASCII", path.display()))?;

@@ -22,7 +22,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::{ModelError, SessionPool};
+use super::{metric_names, ModelError, SessionPool};
 
 /// How dynamic batching is configured (server flags `--batching`,
 /// `--batch-max-tokens`, `--batch-wait-ms`).
@@ -95,9 +95,11 @@ pub(crate) type RunBatch = dyn Fn(&mut ort::session::Session, &[&[u32]]) -> Resu
 pub struct InFlight(AtomicUsize);
 
 impl InFlight {
-    /// Counts one article until the guard drops.
+    /// Counts one article until the guard drops (also the in-flight gauge
+    /// of the metrics).
     pub fn enter(self: &Arc<Self>) -> InFlightGuard {
         self.0.fetch_add(1, Ordering::SeqCst);
+        metrics::gauge!(metric_names::IN_FLIGHT).increment(1.0);
         InFlightGuard(Arc::clone(self))
     }
 
@@ -111,6 +113,7 @@ pub struct InFlightGuard(Arc<InFlight>);
 impl Drop for InFlightGuard {
     fn drop(&mut self) {
         self.0 .0.fetch_sub(1, Ordering::SeqCst);
+        metrics::gauge!(metric_names::IN_FLIGHT).decrement(1.0);
     }
 }
 
@@ -309,8 +312,8 @@ fn work(shared: &Shared) {
 fn run_batch(shared: &Shared, batch: Vec<Row>) {
     let rows: Vec<&[u32]> = batch.iter().map(|r| r.tokens.as_slice()).collect();
     let width = rows.iter().map(|r| r.len()).max().unwrap_or(0);
-    metrics::histogram!("khulasa_batch_size", "model" => shared.name).record(rows.len() as f64);
-    metrics::histogram!("khulasa_batch_tokens", "model" => shared.name)
+    metrics::histogram!(metric_names::BATCH_SIZE, "model" => shared.name).record(rows.len() as f64);
+    metrics::histogram!(metric_names::BATCH_TOKENS, "model" => shared.name)
         .record((width * rows.len()) as f64);
     tracing::debug!(
         model = shared.name,

@@ -68,6 +68,18 @@ impl Manifest {
             .map_err(|e| ModelError::dir(dir, format!("invalid manifest.json: {e}")))
     }
 
+    /// [`Manifest::read`], and an error unless the model is of `kind`.
+    pub fn read_kind(dir: &Path, kind: ModelKind) -> Result<Self, ModelError> {
+        let manifest = Manifest::read(dir)?;
+        if manifest.kind != kind {
+            return Err(ModelError::dir(
+                dir,
+                format!("manifest kind is not {}", kind.as_str()),
+            ));
+        }
+        Ok(manifest)
+    }
+
     /// sha256 of `model.onnx` as recorded in the manifest.
     pub fn model_sha256(&self) -> &str {
         self.files

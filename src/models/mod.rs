@@ -23,10 +23,23 @@ pub use sentence_encoder::SentenceEncoder;
 pub use sentence_scorer::SentenceScorer;
 pub use token_classifier::{TokenClassifier, WordPooling};
 
-/// Time spent turning one article's text into token ids for `model`
-/// (`khulasa_tokenize_duration_seconds`): the tokenize stage of the metrics,
-/// recorded here because tokenizing happens inside each model's call.
+/// Names of the metrics recorded inside the model layer, where the work
+/// happens; the transport describes and exports them.
+pub mod metric_names {
+    /// Inputs (windows or sentences) per ONNX call of the batcher, by model.
+    pub const BATCH_SIZE: &str = "khulasa_batch_size";
+    /// Padded tokens per ONNX call of the batcher, by model.
+    pub const BATCH_TOKENS: &str = "khulasa_batch_tokens";
+    /// Time to tokenize one article's text, by model.
+    pub const TOKENIZE_SECONDS: &str = "khulasa_tokenize_duration_seconds";
+    /// Articles being analyzed now.
+    pub const IN_FLIGHT: &str = "khulasa_in_flight_requests";
+}
+
+/// Time spent turning one article's text into token ids for `model`: the
+/// tokenize stage of the metrics, recorded here because tokenizing happens
+/// inside each model's call.
 pub(crate) fn record_tokenize(model: &str, took: std::time::Duration) {
-    metrics::histogram!("khulasa_tokenize_duration_seconds", "model" => model.to_owned())
+    metrics::histogram!(metric_names::TOKENIZE_SECONDS, "model" => model.to_owned())
         .record(took.as_secs_f64());
 }

@@ -35,13 +35,7 @@ impl SentenceEncoder {
         layout: SessionLayout,
         batching: &Batching,
     ) -> Result<Self, ModelError> {
-        let manifest = Manifest::read(dir)?;
-        if manifest.kind != ModelKind::SentenceEmbedding {
-            return Err(ModelError::dir(
-                dir,
-                "manifest kind is not sentence-embedding",
-            ));
-        }
+        let manifest = Manifest::read_kind(dir, ModelKind::SentenceEmbedding)?;
         let tokenizer = tokenizer::load(dir)?;
         let pool = Arc::new(SessionPool::load(runtime, &dir.join("model.onnx"), layout)?);
         let one_row = manifest.max_batch_rows == Some(1);

@@ -64,13 +64,7 @@ pub struct SentenceScorer {
 
 impl SentenceScorer {
     pub fn load(runtime: &Runtime, dir: &Path, layout: SessionLayout) -> Result<Self, ModelError> {
-        let manifest = Manifest::read(dir)?;
-        if manifest.kind != ModelKind::SentenceScoring {
-            return Err(ModelError::dir(
-                dir,
-                "manifest kind is not sentence-scoring",
-            ));
-        }
+        let manifest = Manifest::read_kind(dir, ModelKind::SentenceScoring)?;
         let features = manifest
             .features
             .iter()

@@ -94,13 +94,7 @@ impl TokenClassifier {
         layout: SessionLayout,
         batching: &Batching,
     ) -> Result<Self, ModelError> {
-        let manifest = Manifest::read(dir)?;
-        if manifest.kind != ModelKind::TokenClassification {
-            return Err(ModelError::dir(
-                dir,
-                "manifest kind is not token-classification",
-            ));
-        }
+        let manifest = Manifest::read_kind(dir, ModelKind::TokenClassification)?;
         let raw = std::fs::read_to_string(dir.join("config.json"))
             .map_err(|e| ModelError::dir(dir, format!("cannot read config.json: {e}")))?;
         let config: HfConfig = serde_json::from_str(&raw)

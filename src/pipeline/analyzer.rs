@@ -319,35 +319,33 @@ impl Analyzer {
         })
         .map_err(|e| model_error(e, stop))?;
 
-        let rank_span = tracing::info_span!("stage", otel.name = "rank");
-        let _rank_span = rank_span.enter();
-        let started = Instant::now();
-        let char_lens: Vec<usize> = candidates
-            .iter()
-            .map(|&i| pieces[i].chars().count())
-            .collect();
-        let candidate_words: Vec<usize> = candidates.iter().map(|&i| word_counts[i]).collect();
-        let learned = match &self.models.scorer {
-            Some(scorer) => Some(
-                scorer
-                    .score(&SentenceInputs {
-                        embeddings: &embeddings,
-                        char_lens: &char_lens,
-                        word_counts: &candidate_words,
-                    })
-                    .map_err(AnalyzeError::Model)?,
-            ),
-            None => None,
-        };
-        let chosen = self.scorer.summarize(
-            &embeddings,
-            &char_lens,
-            &candidate_words,
-            sentences.len(),
-            &request.length,
-            learned.as_deref(),
-        );
-        timings.rank = started.elapsed();
+        let chosen = stage("rank", &mut timings.rank, || {
+            let char_lens: Vec<usize> = candidates
+                .iter()
+                .map(|&i| pieces[i].chars().count())
+                .collect();
+            let candidate_words: Vec<usize> = candidates.iter().map(|&i| word_counts[i]).collect();
+            let learned = match &self.models.scorer {
+                Some(scorer) => Some(
+                    scorer
+                        .score(&SentenceInputs {
+                            embeddings: &embeddings,
+                            char_lens: &char_lens,
+                            word_counts: &candidate_words,
+                        })
+                        .map_err(AnalyzeError::Model)?,
+                ),
+                None => None,
+            };
+            Ok::<_, AnalyzeError>(self.scorer.summarize(
+                &embeddings,
+                &char_lens,
+                &candidate_words,
+                sentences.len(),
+                &request.length,
+                learned.as_deref(),
+            ))
+        })?;
 
         Ok(SummaryResult {
             sentences: chosen

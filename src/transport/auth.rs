@@ -31,17 +31,9 @@ impl BearerAuth {
         BearerAuth { expected: None }
     }
 
-    /// Reads the token from `path` (surrounding whitespace, such as the
-    /// newline of a mounted secret, is not part of it).
+    /// Expects the token of the file at `path` ([`read_token_file`]).
     pub fn from_file(path: &Path) -> anyhow::Result<Self> {
-        let raw = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the auth token file {}", path.display()))?;
-        let token = raw.trim();
-        anyhow::ensure!(
-            !token.is_empty(),
-            "the auth token file {} is empty",
-            path.display()
-        );
+        let token = read_token_file(path)?;
         Ok(BearerAuth {
             expected: Some(Arc::new(digest(token.as_bytes()))),
         })
@@ -86,6 +78,21 @@ impl Interceptor for BearerAuth {
             }
         }
     }
+}
+
+/// The bearer token in the file at `path`, for the server and the client
+/// alike: surrounding whitespace, such as the newline of a mounted secret, is
+/// not part of it, and an empty file is an error.
+pub fn read_token_file(path: &Path) -> anyhow::Result<String> {
+    let raw = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the auth token file {}", path.display()))?;
+    let token = raw.trim();
+    anyhow::ensure!(
+        !token.is_empty(),
+        "the auth token file {} is empty",
+        path.display()
+    );
+    Ok(token.to_string())
 }
 
 fn digest(bytes: &[u8]) -> [u8; 32] {

@@ -12,7 +12,10 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tonic::Code;
 
 use super::status::code_name;
-use crate::pipeline::StageTimings;
+use crate::{
+    models::metric_names::{BATCH_SIZE, BATCH_TOKENS, IN_FLIGHT, TOKENIZE_SECONDS},
+    pipeline::StageTimings,
+};
 
 /// Requests answered, by `method` and gRPC `code`. An AnalyzeStream item
 /// counts as one `AnalyzeStream` request: an article is the unit of work.
@@ -23,8 +26,6 @@ pub const REQUEST_SECONDS: &str = "khulasa_request_duration_seconds";
 pub const STAGE_SECONDS: &str = "khulasa_stage_duration_seconds";
 /// Requests waiting for an analysis worker.
 pub const QUEUE_DEPTH: &str = "khulasa_queue_depth";
-/// Articles being analyzed now.
-pub const IN_FLIGHT: &str = "khulasa_in_flight_requests";
 /// Code points of accepted articles.
 pub const ARTICLE_CHARS: &str = "khulasa_article_chars_total";
 /// Seconds from start until every model was loaded and warmed.
@@ -76,8 +77,8 @@ pub async fn serve(addr: SocketAddr) -> anyhow::Result<SocketAddr> {
 fn install_recorder() -> anyhow::Result<PrometheusHandle> {
     let handle = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)?
-        .set_buckets_for_metric(Matcher::Full("khulasa_batch_size".into()), BATCH_BUCKETS)?
-        .set_buckets_for_metric(Matcher::Full("khulasa_batch_tokens".into()), TOKEN_BUCKETS)?
+        .set_buckets_for_metric(Matcher::Full(BATCH_SIZE.into()), BATCH_BUCKETS)?
+        .set_buckets_for_metric(Matcher::Full(BATCH_TOKENS.into()), TOKEN_BUCKETS)?
         .install_recorder()
         .context("installing the Prometheus recorder")?;
     describe();
@@ -110,12 +111,12 @@ fn describe() {
     );
     describe_gauge!(BUILD_INFO, "Always 1; labels name the running build");
     describe_histogram!(
-        "khulasa_batch_size",
+        BATCH_SIZE,
         "Inputs (windows or sentences) per ONNX call, by model"
     );
-    describe_histogram!("khulasa_batch_tokens", "Tokens per ONNX call, by model");
+    describe_histogram!(BATCH_TOKENS, "Tokens per ONNX call, by model");
     describe_histogram!(
-        "khulasa_tokenize_duration_seconds",
+        TOKENIZE_SECONDS,
         Unit::Seconds,
         "Time to tokenize one article's text, by model"
     );
@@ -150,9 +151,18 @@ impl Method {
 
 /// One answered request.
 pub fn record_request(method: Method, code: Code, elapsed: Duration) {
-    metrics::counter!(REQUESTS, "method" => method.as_str(), "code" => code_name(code))
-        .increment(1);
-    metrics::histogram!(REQUEST_SECONDS, "method" => method.as_str()).record(elapsed.as_secs_f64());
+    record(method.as_str().into(), code, elapsed);
+}
+
+/// A request turned away before reaching its method (e.g. by the auth
+/// check), where only the method's name is known.
+pub fn record_rejected(method: &str, code: Code, elapsed: Duration) {
+    record(method.to_owned().into(), code, elapsed);
+}
+
+fn record(method: metrics::SharedString, code: Code, elapsed: Duration) {
+    metrics::counter!(REQUESTS, "method" => method.clone(), "code" => code_name(code)).increment(1);
+    metrics::histogram!(REQUEST_SECONDS, "method" => method).record(elapsed.as_secs_f64());
 }
 
 /// The stages of one analyzed article; stages that did not run are skipped.
@@ -171,15 +181,6 @@ pub fn record_stages(queued: Duration, timings: &StageTimings) {
             metrics::histogram!(STAGE_SECONDS, "stage" => stage).record(took.as_secs_f64());
         }
     }
-}
-
-/// A request turned away before reaching its method (e.g. by the auth
-/// check), where only the method's name is known.
-pub fn record_rejected(method: &str, code: Code, elapsed: Duration) {
-    metrics::counter!(REQUESTS, "method" => method.to_owned(), "code" => code_name(code))
-        .increment(1);
-    metrics::histogram!(REQUEST_SECONDS, "method" => method.to_owned())
-        .record(elapsed.as_secs_f64());
 }
 
 pub fn record_article_chars(chars: usize) {

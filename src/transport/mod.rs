@@ -11,6 +11,7 @@ mod service;
 mod status;
 mod telemetry;
 
+pub use auth::read_token_file;
 pub use config::{LogFormat, ServerArgs};
 pub use server::{load_analyzer, run};
 pub use service::SummarizerService;

@@ -18,7 +18,7 @@ use super::{
     admission,
     admission::Admission,
     convert,
-    metrics::{self, GaugeGuard, Method},
+    metrics::{self, Method},
     status, telemetry,
 };
 use crate::{
@@ -98,7 +98,6 @@ impl SummarizerService {
             tracing::info!(id, code = status::code_name(s.code()), error = %s.message(), "not admitted");
         })?;
         let queued = received.elapsed();
-        let _in_flight = GaugeGuard::raise(metrics::IN_FLIGHT);
         let stop = StopSignal::new(deadline.map(Instant::into_std));
         let _cancel_on_drop = CancelOnDrop(stop.clone());
         let request = Arc::new(request);

@@ -72,6 +72,18 @@ pub fn draw(report: &Report, path: &Path) -> Result<()> {
 
 type Lines = Vec<(Vec<(f64, f64)>, u32)>;
 
+/// One panel: evenly spaced categories on x, and for each named series its
+/// lines (points and stroke width; the first line carries the legend).
+struct Panel<'a> {
+    title: &'a str,
+    x_desc: &'a str,
+    x_labels: Vec<String>,
+    series: Vec<(String, Lines)>,
+    legend: SeriesLabelPosition,
+    /// Room above the highest point, as a factor.
+    headroom: f64,
+}
+
 /// One panel with concurrency on x (evenly spaced levels) and `lines` of
 /// each series on y.
 fn chart<DB: DrawingBackend>(
@@ -81,54 +93,17 @@ fn chart<DB: DrawingBackend>(
     series: &[Series],
     lines: impl Fn(&Series) -> Lines,
 ) -> Result<()> {
-    let all: Vec<(Series, Lines)> = series.iter().map(|s| (s.clone(), lines(s))).collect();
-    let y_max = all
-        .iter()
-        .flat_map(|(_, ls)| ls.iter().flat_map(|(pts, _)| pts.iter().map(|p| p.1)))
-        .fold(0.0f64, f64::max)
-        .max(1e-3)
-        * 1.1;
-    let n = levels.len().max(1);
-    let mut chart = ChartBuilder::on(area)
-        .caption(title, ("sans-serif", 20))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(60)
-        .build_cartesian_2d(-0.3f64..(n as f64 - 0.7), 0f64..y_max)
-        .map_err(|e| anyhow!("{e}"))?;
-    chart
-        .configure_mesh()
-        .x_labels(n)
-        .x_label_formatter(&|x| level_label(levels, *x))
-        .x_desc("concurrent clients")
-        .label_style(("sans-serif", 14))
-        .draw()
-        .map_err(|e| anyhow!("{e}"))?;
-    for (k, (s, ls)) in all.iter().enumerate() {
-        let color = COLORS[k % COLORS.len()];
-        for (i, (points, width)) in ls.iter().enumerate() {
-            let drawn = chart
-                .draw_series(LineSeries::new(points.clone(), color.stroke_width(*width)))
-                .map_err(|e| anyhow!("{e}"))?;
-            if i == 0 {
-                drawn.label(s.name.clone()).legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
-                });
-            }
-            chart
-                .draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))
-                .map_err(|e| anyhow!("{e}"))?;
-        }
-    }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 14))
-        .position(SeriesLabelPosition::UpperLeft)
-        .draw()
-        .map_err(|e| anyhow!("{e}"))?;
-    Ok(())
+    draw_panel(
+        area,
+        Panel {
+            title,
+            x_desc: "concurrent clients",
+            x_labels: levels.iter().map(u32::to_string).collect(),
+            series: series.iter().map(|s| (s.name.clone(), lines(s))).collect(),
+            legend: SeriesLabelPosition::UpperLeft,
+            headroom: 1.1,
+        },
+    )
 }
 
 /// Milliseconds per 1,000 characters against article length.
@@ -142,63 +117,94 @@ fn lengths<DB: DrawingBackend>(
     if lengths.is_empty() {
         return Ok(());
     }
-    let names: Vec<&str> = report.series.iter().map(|s| s.name.as_str()).collect();
-    let y_max = report
-        .lengths
+    let series = report
+        .series
         .iter()
-        .map(|r| r.ms_per_1k_chars)
+        .map(|s| {
+            let points: Vec<(f64, f64)> = report
+                .lengths
+                .iter()
+                .filter(|r| r.series == s.name && r.ok > 0)
+                .filter_map(|r| {
+                    let i = lengths.iter().position(|&l| l == r.length)?;
+                    Some((i as f64, r.ms_per_1k_chars))
+                })
+                .collect();
+            // A series without lengths keeps its place, so colours match
+            // the other panels.
+            let lines = if points.is_empty() {
+                vec![]
+            } else {
+                vec![(points, 3)]
+            };
+            (s.name.clone(), lines)
+        })
+        .collect();
+    draw_panel(
+        area,
+        Panel {
+            title: "Cost per 1,000 chars (ms) by length",
+            x_desc: "article length (chars)",
+            x_labels: lengths.iter().map(|l| format!("{}k", l / 1000)).collect(),
+            series,
+            legend: SeriesLabelPosition::LowerRight,
+            headroom: 1.2,
+        },
+    )
+}
+
+fn draw_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    panel: Panel,
+) -> Result<()> {
+    let y_max = panel
+        .series
+        .iter()
+        .flat_map(|(_, ls)| ls.iter().flat_map(|(pts, _)| pts.iter().map(|p| p.1)))
         .fold(0.0f64, f64::max)
         .max(1e-3)
-        * 1.2;
-    let n = lengths.len();
+        * panel.headroom;
+    let n = panel.x_labels.len().max(1);
     let mut chart = ChartBuilder::on(area)
-        .caption("Cost per 1,000 chars (ms) by length", ("sans-serif", 20))
+        .caption(panel.title, ("sans-serif", 20))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(60)
         .build_cartesian_2d(-0.3f64..(n as f64 - 0.7), 0f64..y_max)
         .map_err(|e| anyhow!("{e}"))?;
+    let labels = &panel.x_labels;
     chart
         .configure_mesh()
         .x_labels(n)
         .x_label_formatter(&|x| {
-            nearest(*x, n).map_or(String::new(), |i| format!("{}k", lengths[i] / 1000))
+            nearest(*x, labels.len()).map_or(String::new(), |i| labels[i].clone())
         })
-        .x_desc("article length (chars)")
+        .x_desc(panel.x_desc)
         .label_style(("sans-serif", 14))
         .draw()
         .map_err(|e| anyhow!("{e}"))?;
-    for (k, name) in names.iter().enumerate() {
-        let points: Vec<(f64, f64)> = report
-            .lengths
-            .iter()
-            .filter(|r| r.series == *name && r.ok > 0)
-            .filter_map(|r| {
-                let i = lengths.iter().position(|&l| l == r.length)?;
-                Some((i as f64, r.ms_per_1k_chars))
-            })
-            .collect();
-        if points.is_empty() {
-            continue;
-        }
+    for (k, (name, ls)) in panel.series.iter().enumerate() {
         let color = COLORS[k % COLORS.len()];
-        chart
-            .draw_series(LineSeries::new(points.clone(), color.stroke_width(3)))
-            .map_err(|e| anyhow!("{e}"))?
-            .label(name.to_string())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
-            });
-        chart
-            .draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))
-            .map_err(|e| anyhow!("{e}"))?;
+        for (i, (points, width)) in ls.iter().enumerate() {
+            let drawn = chart
+                .draw_series(LineSeries::new(points.clone(), color.stroke_width(*width)))
+                .map_err(|e| anyhow!("{e}"))?;
+            if i == 0 {
+                drawn.label(name.clone()).legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
+                });
+            }
+            chart
+                .draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                .map_err(|e| anyhow!("{e}"))?;
+        }
     }
     chart
         .configure_series_labels()
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
         .label_font(("sans-serif", 14))
-        .position(SeriesLabelPosition::LowerRight)
+        .position(panel.legend)
         .draw()
         .map_err(|e| anyhow!("{e}"))?;
     Ok(())
@@ -220,11 +226,7 @@ fn index(levels: &[u32], c: u32) -> f64 {
     levels.iter().position(|&l| l == c).unwrap_or(0) as f64
 }
 
-/// The level whose position is `x`, when `x` is (nearly) a whole position.
-fn level_label(levels: &[u32], x: f64) -> String {
-    nearest(x, levels.len()).map_or(String::new(), |i| levels[i].to_string())
-}
-
+/// The category at position `x`, when `x` is (nearly) a whole position.
 fn nearest(x: f64, n: usize) -> Option<usize> {
     let i = x.round();
     ((x - i).abs() < 0.05 && i >= 0.0 && (i as usize) < n).then_some(i as usize)
