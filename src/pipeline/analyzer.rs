@@ -38,25 +38,38 @@ pub struct ModelSet {
     pub in_flight: Arc<InFlight>,
 }
 
+/// Model directories named on their own, outside the models directory.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ModelDirs<'a> {
+    /// A seq2seq summarizer (an Optimum export).
+    pub summarizer: Option<&'a Path>,
+    /// The sentence encoder instead of the one found in the models
+    /// directory (e.g. an fp32 build, to compare).
+    pub encoder: Option<&'a Path>,
+    /// The token classifier instead of the one found in the models directory.
+    pub entities: Option<&'a Path>,
+}
+
 impl ModelSet {
     /// Loads every model directory under `models_dir` (each holding a
-    /// `manifest.json`): exactly one sentence encoder is required; a token
-    /// classifier and a seq2seq summarizer are optional. `summarizer` names
-    /// a seq2seq directory outside `models_dir` (an Optimum export).
-    /// `encoder` names the sentence encoder's directory instead of the one
-    /// found in `models_dir` (e.g. an fp32 build, to compare).
+    /// `manifest.json`), with `named` replacing or adding the ones it names:
+    /// exactly one sentence encoder is required; a token classifier and a
+    /// seq2seq summarizer are optional.
     pub fn load(
         runtime: &Runtime,
         models_dir: &Path,
-        summarizer: Option<&Path>,
-        encoder: Option<&Path>,
+        named: ModelDirs<'_>,
         layout: SessionLayout,
         batching: &Batching,
     ) -> Result<Self, ModelError> {
         let mut encoders = Vec::new();
         let mut classifiers = Vec::new();
         let mut scorers = Vec::new();
-        let mut seq2seq: Vec<PathBuf> = summarizer.map(Path::to_path_buf).into_iter().collect();
+        let mut seq2seq: Vec<PathBuf> = named
+            .summarizer
+            .map(Path::to_path_buf)
+            .into_iter()
+            .collect();
         let entries = std::fs::read_dir(models_dir)
             .map_err(|e| ModelError::dir(models_dir, format!("cannot list models: {e}")))?;
         let mut dirs: Vec<PathBuf> = entries
@@ -73,8 +86,11 @@ impl ModelSet {
                 ModelKind::Seq2seq => seq2seq.push(dir),
             }
         }
-        if let Some(dir) = encoder {
+        if let Some(dir) = named.encoder {
             encoders = vec![dir.to_path_buf()];
+        }
+        if let Some(dir) = named.entities {
+            classifiers = vec![dir.to_path_buf()];
         }
         let encoder_dir = match encoders.as_slice() {
             [one] => one,

@@ -7,7 +7,8 @@ mod request;
 mod stop;
 
 pub use analyzer::{
-    Analysis, AnalyzeError, Analyzer, ModelSet, StageTimings, SummaryResult, MAX_RANKED_SENTENCES,
+    Analysis, AnalyzeError, Analyzer, ModelDirs, ModelSet, StageTimings, SummaryResult,
+    MAX_RANKED_SENTENCES,
 };
 pub use request::{ArticleRequest, InvalidRequest, Limits, SummaryMode, Task, TaskSet};
 pub use stop::{StopSignal, Stopped};

@@ -49,7 +49,7 @@ pub struct ServerArgs {
     #[arg(long, env = "KHULASA_SESSIONS", default_value_t = cores(), value_parser = positive)]
     pub sessions: usize,
 
-    // ---- model performance: batching and encoder build (perf) ----
+    // ---- model performance: batching and model builds (perf) ----
     /// Dynamic batching: sentences and NER windows of concurrent requests
     /// share ONNX calls, grouped by length. A lone request runs at once.
     /// Off by default: on 2 cores with ANT-sized articles it measured slower
@@ -69,6 +69,11 @@ pub struct ServerArgs {
     /// (e.g. models/variants/e5-small-fp32, the fp32 reference build).
     #[arg(long, env = "KHULASA_ENCODER")]
     pub encoder: Option<PathBuf>,
+
+    /// Token-classification (NER) directory to use instead of the one in
+    /// --models (e.g. models/variants/ner-ar-fp32, the fp32 reference build).
+    #[arg(long, env = "KHULASA_ENTITIES")]
+    pub entities: Option<PathBuf>,
     // ---- end of model performance flags ----
     /// Articles analyzed at once; further requests wait in a queue
     /// [default: 16 with --batching on, so batches can form; else --sessions].

@@ -19,7 +19,7 @@ use tonic_health::{server::HealthReporter, ServingStatus};
 use super::{auth::BearerAuth, metrics, service::Settings, ServerArgs, SummarizerService};
 use crate::{
     models::{Batching, Runtime, SessionLayout},
-    pipeline::{Analyzer, Limits, ModelSet},
+    pipeline::{Analyzer, Limits, ModelDirs, ModelSet},
     proto::{summarizer_server::SummarizerServer, FILE_DESCRIPTOR_SET},
 };
 
@@ -204,8 +204,11 @@ pub fn load_analyzer(args: &ServerArgs) -> anyhow::Result<Analyzer> {
     let models = ModelSet::load(
         &runtime,
         models_dir,
-        args.summarizer.as_deref(),
-        args.encoder.as_deref(),
+        ModelDirs {
+            summarizer: args.summarizer.as_deref(),
+            encoder: args.encoder.as_deref(),
+            entities: args.entities.as_deref(),
+        },
         layout,
         &batching,
     )
