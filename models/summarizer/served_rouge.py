@@ -3,7 +3,7 @@ sentences, with evaluate.py's metric (Arabic-normalized ROUGE F1 x 100
 against the headline): to compare server configurations that must not
 change summaries much, e.g. the int8 e5 against the fp32 one
 (`khulasa-server --encoder models/variants/e5-small-fp32`, built by
-`E5_FP32=1 make models`).
+`FP32=1 make models`).
 
     python models/summarizer/served_rouge.py --endpoint 127.0.0.1:50081 \
         --endpoint 127.0.0.1:50082

@@ -2,7 +2,8 @@
 //! requests share one ONNX call.
 //!
 //! Callers submit all rows of one request at once and block until each row's
-//! output is back. Worker threads (one per session) take the oldest queued
+//! output is back. Rows of a lone request also spread over every session's
+//! worker, so one article uses every core. Worker threads (one per session) take the oldest queued
 //! row and the rows closest to it in length, up to a padded token budget, so
 //! padding stays small. A worker waits for more rows (at most `wait`) only
 //! while other articles are in flight that could still send some; with one
@@ -10,7 +11,7 @@
 //!
 //! Rows must give the same output whatever their batch neighbours: the models
 //! batched here are fp32 or quantize activations per row (see
-//! `models/tools/requant_ner.py`).
+//! `models/tools/rowquant.py`).
 
 use std::{
     collections::VecDeque,
@@ -24,10 +25,23 @@ use std::{
 
 use super::{metric_names, ModelError, SessionPool};
 
-/// How dynamic batching is configured (server flags `--batching`,
-/// `--batch-max-tokens`, `--batch-wait-ms`).
+/// Padded tokens per intra-op thread that one ONNX call may hold. Measured
+/// on both encoders at one thread (BENCHMARKS.md, "Batch shapes"): a row's
+/// cost falls with batching only for short rows (32 tokens: 7.8 → 6.0 ms a
+/// row at 8 rows), is flat at 2 × 128 tokens and rises beyond (256 tokens:
+/// 63 → 67 ms a row at 2 rows) as the activations outgrow the caches.
+pub const TOKENS_PER_THREAD: usize = 256;
+
+/// Padding a batch may hold, as a fraction of its padded size: a padded
+/// position costs as much as a real token.
+const MAX_PADDING: (usize, usize) = (1, 8);
+
+/// How rows are grouped into ONNX calls (server flags `--batching`,
+/// `--batch-max-tokens`, `--batch-wait-ms`). The token budget and padding
+/// limit apply to the rows of one article too, with batching off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchConfig {
+    /// Rows of different requests share calls.
     pub enabled: bool,
     /// Largest padded batch, rows × longest row, in tokens (a longer single
     /// row still runs, alone).
@@ -36,14 +50,52 @@ pub struct BatchConfig {
     pub wait: Duration,
 }
 
+impl BatchConfig {
+    /// The measured budget for sessions of `intra_threads` threads.
+    pub fn max_tokens_for(intra_threads: usize) -> usize {
+        TOKENS_PER_THREAD * intra_threads.max(1)
+    }
+}
+
 impl Default for BatchConfig {
     fn default() -> Self {
         BatchConfig {
             enabled: true,
-            max_tokens: 4096,
-            wait: Duration::from_millis(2),
+            max_tokens: TOKENS_PER_THREAD,
+            wait: Duration::ZERO,
         }
     }
+}
+
+/// Whether `rows` rows padded to `width` hold `real` tokens with little
+/// enough padding and within `max_tokens`. One row always fits.
+fn fits(rows: usize, width: usize, real: usize, max_tokens: usize) -> bool {
+    let padded = rows * width;
+    rows <= 1 || (padded <= max_tokens && (padded - real) * MAX_PADDING.1 <= padded * MAX_PADDING.0)
+}
+
+/// The rows of one request grouped into calls: by length, each group as
+/// large as the token budget and the padding limit allow. Indices into
+/// `lens`; every index appears once.
+pub(crate) fn length_groups(lens: &[usize], max_tokens: usize) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..lens.len()).collect();
+    order.sort_by_key(|&i| (lens[i], i));
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut real = 0;
+    for i in order {
+        // Sorted ascending: the new row is the widest of its group.
+        match groups.last_mut() {
+            Some(group) if fits(group.len() + 1, lens[i], real + lens[i], max_tokens) => {
+                group.push(i);
+                real += lens[i];
+            }
+            _ => {
+                groups.push(vec![i]);
+                real = lens[i];
+            }
+        }
+    }
+    groups
 }
 
 /// The batching settings and the in-flight counter every batcher of one
@@ -368,7 +420,8 @@ fn padded_tokens(rows: &VecDeque<Row>, picked: &[usize]) -> usize {
 }
 
 /// Queue indices of the next batch: the oldest row, then the rows nearest to
-/// it in length while the padded size (rows × longest) fits `max_tokens`.
+/// it in length while the padded size (rows × longest) fits `max_tokens`
+/// and the padding stays within `MAX_PADDING`.
 fn pick(rows: &VecDeque<Row>, max_tokens: usize) -> Vec<usize> {
     let lens: Vec<usize> = rows.iter().map(|r| r.tokens.len()).collect();
     pick_by_length(&lens, max_tokens)
@@ -382,12 +435,14 @@ fn pick_by_length(lens: &[usize], max_tokens: usize) -> Vec<usize> {
     order.sort_by_key(|&i| (lens[i].abs_diff(seed), i));
     let mut picked = vec![0];
     let mut width = seed;
+    let mut real = seed;
     for i in order {
         let w = width.max(lens[i]);
-        if w * (picked.len() + 1) > max_tokens {
+        if !fits(picked.len() + 1, w, real + lens[i], max_tokens) {
             continue;
         }
         width = w;
+        real += lens[i];
         picked.push(i);
     }
     picked
@@ -410,7 +465,39 @@ mod tests {
         );
         let width = picked.iter().map(|&i| lens[i]).max().unwrap();
         assert!(width * picked.len() <= 40);
-        assert_eq!(picked.len(), 4);
+        assert_eq!(
+            picked.len(),
+            3,
+            "10, 9, 10: an 11 or a 3 would pad too much"
+        );
+    }
+
+    #[test]
+    fn padding_is_limited_to_an_eighth() {
+        // 10 + 9 padded to 20: 1 of 20 positions is padding and fits; 10 + 7
+        // pads 3 of 20, over an eighth.
+        assert_eq!(pick_by_length(&[10, 9], 1000), vec![0, 1]);
+        assert_eq!(pick_by_length(&[10, 7], 1000), vec![0]);
+    }
+
+    #[test]
+    fn length_groups_cover_every_row_once_within_limits() {
+        let lens = [86, 10, 39, 45, 50, 65, 69, 70, 74, 81, 82, 82, 83, 300];
+        let groups = length_groups(&lens, 512); // budget of 2 threads
+        let mut seen: Vec<usize> = groups.iter().flatten().copied().collect();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..lens.len()).collect::<Vec<_>>());
+        for g in &groups {
+            let width = g.iter().map(|&i| lens[i]).max().unwrap();
+            let real: usize = g.iter().map(|&i| lens[i]).sum();
+            assert!(g.len() == 1 || width * g.len() <= 512, "{g:?}");
+            assert!((width * g.len() - real) * 8 <= width * g.len(), "{g:?}");
+        }
+        assert!(groups.contains(&vec![13]), "the 300-token row runs alone");
+        assert!(
+            groups.len() < lens.len() / 2,
+            "similar lengths share calls: {groups:?}"
+        );
     }
 
     #[test]

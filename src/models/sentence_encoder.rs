@@ -6,13 +6,10 @@ use std::{path::Path, sync::Arc};
 use tokenizers::Tokenizer;
 
 use super::{
-    batcher::{Batcher, Batching},
+    batcher::{length_groups, Batcher, Batching},
     tokenizer, Manifest, ModelError, ModelKind, Runtime, SessionLayout, SessionPool,
 };
 
-/// Tokens per ONNX call without cross-request batching; keeps activation
-/// memory bounded for long articles.
-const BATCH_TOKENS: usize = 8192;
 const PAD_ID: u32 = 1;
 const EOS_ID: u32 = 2;
 
@@ -25,6 +22,8 @@ pub struct SentenceEncoder {
     prefix: String,
     /// Rows per ONNX call at most (the manifest's `max_batch_rows`).
     max_rows: usize,
+    /// Padded tokens per ONNX call at most, without cross-request batching.
+    max_tokens: usize,
     dim: usize,
 }
 
@@ -53,6 +52,7 @@ impl SentenceEncoder {
             batcher,
             prefix,
             max_rows: manifest_rows,
+            max_tokens: batching.config.max_tokens,
             dim: 0,
         };
         let dim = encoder
@@ -102,29 +102,19 @@ impl SentenceEncoder {
         if let Some(batcher) = &self.batcher {
             return batcher.run(encoded, interrupt);
         }
-        // Batch similar lengths together to limit padding.
-        let mut order: Vec<usize> = (0..texts.len()).collect();
-        order.sort_by_key(|&i| encoded[i].len());
+        let lens: Vec<usize> = encoded.iter().map(Vec::len).collect();
         let mut out = vec![Vec::new(); texts.len()];
-        let mut start = 0;
-        while start < order.len() {
-            let mut end = start + 1;
-            while end < order.len()
-                && end - start < self.max_rows
-                && encoded[order[end]].len() * (end + 1 - start) <= BATCH_TOKENS
-            {
-                end += 1;
+        for group in length_groups(&lens, self.max_tokens) {
+            for batch in group.chunks(self.max_rows) {
+                if interrupt() {
+                    return Err(ModelError::Interrupted);
+                }
+                let rows: Vec<&[u32]> = batch.iter().map(|&i| encoded[i].as_slice()).collect();
+                let embeddings = self.pool.with_session(|session| run_rows(session, &rows))?;
+                for (&i, embedding) in batch.iter().zip(embeddings) {
+                    out[i] = embedding;
+                }
             }
-            if interrupt() {
-                return Err(ModelError::Interrupted);
-            }
-            let batch = &order[start..end];
-            let rows: Vec<&[u32]> = batch.iter().map(|&i| encoded[i].as_slice()).collect();
-            let embeddings = self.pool.with_session(|session| run_rows(session, &rows))?;
-            for (&i, embedding) in batch.iter().zip(embeddings) {
-                out[i] = embedding;
-            }
-            start = end;
         }
         Ok(out)
     }

@@ -9,18 +9,13 @@ use serde::Deserialize;
 use tokenizers::Tokenizer;
 
 use super::{
-    batcher::{Batcher, Batching},
+    batcher::{length_groups, Batcher, Batching},
     tokenizer, windows, Manifest, ModelError, ModelKind, Runtime, SessionLayout, SessionPool,
 };
 
 const BOS_ID: u32 = 0;
 const PAD_ID: u32 = 1;
 const EOS_ID: u32 = 2;
-/// Padded tokens per ONNX call when windows are not batched across requests.
-/// Batching windows is safe because the model's activations are never
-/// quantized over a whole batch (`models/tools/rowquant.py` gives each token
-/// its own int8 scale), so a window's logits do not depend on the batch.
-const BATCH_TOKENS: usize = 2048;
 
 /// Which pieces of a word its label is read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -78,7 +73,11 @@ pub struct TokenClassifier {
     tokenizer: Tokenizer,
     pool: Arc<SessionPool>,
     /// Shares ONNX calls with other requests' windows, when batching is on.
+    /// Safe because no activation is quantized over a whole batch
+    /// (`models/tools/rowquant.py` gives each token its own int8 scale).
     batcher: Option<Batcher>,
+    /// Padded tokens per ONNX call at most, without cross-request batching.
+    batch_tokens: usize,
     labels: Vec<String>,
     pooling: WordPooling,
     max_tokens: usize,
@@ -140,6 +139,7 @@ impl TokenClassifier {
             tokenizer: tokenizer::load(dir)?,
             pool,
             batcher,
+            batch_tokens: batching.config.max_tokens,
             labels,
             pooling: k.word_pooling,
             max_tokens: k.max_tokens.clamp(8, manifest.max_tokens.max(8)),
@@ -213,7 +213,7 @@ impl TokenClassifier {
     }
 
     /// Each window's logits (`tokens × labels`), through the batcher when
-    /// batching is on, else in local batches of about `BATCH_TOKENS`.
+    /// batching is on, else in local batches of similar lengths.
     fn window_logits(
         &self,
         rows: Vec<Vec<u32>>,
@@ -223,25 +223,19 @@ impl TokenClassifier {
             return batcher.run(rows, interrupt);
         }
         let n_labels = self.labels.len();
-        let mut out = Vec::with_capacity(rows.len());
-        let mut start = 0;
-        while start < rows.len() {
+        let lens: Vec<usize> = rows.iter().map(Vec::len).collect();
+        let mut out = vec![Vec::new(); rows.len()];
+        for group in length_groups(&lens, self.batch_tokens) {
             if interrupt() {
                 return Err(ModelError::Interrupted);
             }
-            let mut end = start + 1;
-            let mut width = rows[start].len();
-            while end < rows.len() && width.max(rows[end].len()) * (end + 1 - start) <= BATCH_TOKENS
-            {
-                width = width.max(rows[end].len());
-                end += 1;
+            let batch: Vec<&[u32]> = group.iter().map(|&i| rows[i].as_slice()).collect();
+            let logits = self
+                .pool
+                .with_session(|session| run_rows(session, &batch, n_labels))?;
+            for (&i, window) in group.iter().zip(logits) {
+                out[i] = window;
             }
-            let batch: Vec<&[u32]> = rows[start..end].iter().map(Vec::as_slice).collect();
-            out.extend(
-                self.pool
-                    .with_session(|session| run_rows(session, &batch, n_labels))?,
-            );
-            start = end;
         }
         Ok(out)
     }

@@ -50,19 +50,26 @@ pub struct ServerArgs {
     pub sessions: usize,
 
     // ---- model performance: batching and model builds (perf) ----
-    /// Dynamic batching: sentences and NER windows of concurrent requests
-    /// share ONNX calls, grouped by length. A lone request runs at once.
-    /// Off by default: on 2 cores with ANT-sized articles it measured slower
-    /// (BENCHMARKS.md); try it on bigger machines or with shorter inputs.
-    #[arg(long, env = "KHULASA_BATCHING", value_enum, default_value_t = Switch::Off)]
+    /// Dynamic batching: sentences and NER windows of all articles in
+    /// analysis go to one queue per model, served by one worker per session,
+    /// and rows of similar length share ONNX calls. A lone article's rows
+    /// spread over every session (measured on 2 cores: 1.5x the throughput
+    /// and half the p95 latency at concurrency 1, within 4% at 4 and 16;
+    /// BENCHMARKS.md). `off`: each article runs its own calls on one session.
+    #[arg(long, env = "KHULASA_BATCHING", value_enum, default_value_t = Switch::On)]
     pub batching: Switch,
 
-    /// Largest batch, in padded tokens (rows × longest row).
-    #[arg(long, env = "KHULASA_BATCH_MAX_TOKENS", default_value_t = 4096, value_parser = positive)]
-    pub batch_max_tokens: usize,
+    /// Largest ONNX call, in padded tokens (rows × longest row), also for
+    /// the rows of one article with batching off [default: 256 per
+    /// intra-op thread, as measured in BENCHMARKS.md].
+    #[arg(long, env = "KHULASA_BATCH_MAX_TOKENS", value_parser = positive)]
+    pub batch_max_tokens: Option<usize>,
 
-    /// Longest a partial batch waits for rows of other in-flight articles, in ms.
-    #[arg(long, env = "KHULASA_BATCH_WAIT_MS", default_value_t = 2)]
+    /// Longest a partial batch waits for rows of other in-flight articles, in
+    /// ms. 0 by default: on CPU a bigger batch saves little (BENCHMARKS.md,
+    /// "Batch shapes"), an idle session costs more; raise it where calls are
+    /// cheap to batch (GPUs, many threads per session).
+    #[arg(long, env = "KHULASA_BATCH_WAIT_MS", default_value_t = 0)]
     pub batch_wait_ms: u64,
 
     /// Sentence-encoder directory to use instead of the one in --models
@@ -151,7 +158,9 @@ impl ServerArgs {
     pub fn batching(&self) -> crate::models::BatchConfig {
         crate::models::BatchConfig {
             enabled: self.batching == Switch::On,
-            max_tokens: self.batch_max_tokens,
+            max_tokens: self.batch_max_tokens.unwrap_or_else(|| {
+                crate::models::BatchConfig::max_tokens_for(self.intra_threads())
+            }),
             wait: Duration::from_millis(self.batch_wait_ms),
         }
     }
