@@ -21,23 +21,21 @@ The 19 weight-only DequantizeLinear MatMuls (fp32 activations) stay as they are.
 from __future__ import annotations
 
 import argparse
-import collections
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from rowquant import graph_maps, replace_graph  # noqa: E402
+
 
 def rewrite(model: onnx.ModelProto, block_size: int, fp32: bool = False) -> tuple[onnx.ModelProto, int]:
     g = model.graph
-    inits = {i.name: i for i in g.initializer}
-    prod = {o: n for n in g.node for o in n.output}
-    cons: dict[str, list[onnx.NodeProto]] = collections.defaultdict(list)
-    for n in g.node:
-        for x in n.input:
-            cons[x].append(n)
+    inits, prod, cons = graph_maps(g)
 
     def only_consumer(name: str, op: str) -> onnx.NodeProto:
         users = cons[name]
@@ -100,19 +98,7 @@ def rewrite(model: onnx.ModelProto, block_size: int, fp32: bool = False) -> tupl
         else:
             nodes.append(n)
     # drop what no longer feeds anything (the quantize/cast/scale chains)
-    outputs = {o.name for o in g.output}
-    while True:
-        used = {x for n in nodes for x in n.input} | outputs
-        kept = [n for n in nodes if any(o in used for o in n.output)]
-        if len(kept) == len(nodes):
-            break
-        nodes = kept
-    used = {x for n in nodes for x in n.input}
-    initializers = [i for i in g.initializer if i.name in used] + new_inits
-    del g.node[:]
-    g.node.extend(nodes)
-    del g.initializer[:]
-    g.initializer.extend(initializers)
+    replace_graph(model, nodes, new_inits)
     if not any(o.domain == "com.microsoft" for o in model.opset_import):
         model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
     return model, count

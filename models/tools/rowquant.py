@@ -61,7 +61,18 @@ def _int8_weights(mm: onnx.NodeProto, inits: dict, prod: dict) -> tuple[np.ndarr
     return q, scale
 
 
-def _replace_graph(model: onnx.ModelProto, nodes: list[onnx.NodeProto], new_inits: list[TensorProto]) -> None:
+def graph_maps(g: onnx.GraphProto) -> tuple[dict, dict, dict]:
+    """Initializers by name, the producer of each value, the consumers of each value."""
+    inits = {i.name: i for i in g.initializer}
+    prod = {o: n for n in g.node for o in n.output}
+    cons: dict[str, list[onnx.NodeProto]] = collections.defaultdict(list)
+    for n in g.node:
+        for x in n.input:
+            cons[x].append(n)
+    return inits, prod, cons
+
+
+def replace_graph(model: onnx.ModelProto, nodes: list[onnx.NodeProto], new_inits: list[TensorProto]) -> None:
     """Installs `nodes`, minus whatever no longer feeds an output, and the initializers still used."""
     g = model.graph
     outputs = {o.name for o in g.output}
@@ -142,7 +153,7 @@ def rewrite(model: onnx.ModelProto, keep: set[str] = frozenset()) -> tuple[onnx.
             nodes.extend(replacements[n.output[0]])
         else:
             nodes.append(n)
-    _replace_graph(model, nodes, new_inits)
+    replace_graph(model, nodes, new_inits)
     # QuantizeLinear with block_size (one scale per row) and ReduceMax with axes as an input need opset 21
     for o in model.opset_import:
         if o.domain in ("", "ai.onnx"):
@@ -157,12 +168,7 @@ def to_fp32(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
     MatMul over the dequantized weights. The reference that int8 is measured
     against: identical weights, fp32 arithmetic."""
     g = model.graph
-    inits = {i.name: i for i in g.initializer}
-    prod = {o: n for n in g.node for o in n.output}
-    cons: dict[str, list[onnx.NodeProto]] = collections.defaultdict(list)
-    for n in g.node:
-        for x in n.input:
-            cons[x].append(n)
+    inits, prod, cons = graph_maps(g)
     replacements: dict[str, onnx.NodeProto] = {}
     new_inits: list[TensorProto] = []
     count = 0
@@ -186,7 +192,7 @@ def to_fp32(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
         replacements[out] = helper.make_node("MatMul", [x, w], [out], name=f"fp32/{out}")
         count += 1
     nodes = [replacements.get(n.output[0], n) if n.output else n for n in g.node]
-    _replace_graph(model, nodes, new_inits)
+    replace_graph(model, nodes, new_inits)
     return model, count
 
 
