@@ -59,6 +59,36 @@ async fn a_full_queue_fails_fast_and_a_deadline_ends_the_wait() {
 }
 
 #[tokio::test]
+async fn a_deadline_that_passes_during_analysis_is_deadline_exceeded() {
+    // Nothing queued: the article (~40,000 characters, seconds of work)
+    // starts at once and its deadline passes inside the models. The server
+    // must answer DEADLINE_EXCEEDED itself, a little before the deadline
+    // (tonic's server-side timeout would answer CANCELLED, and the client's
+    // own timer would fire first), and stay usable.
+    let server = Server::start_serving(&[]).await;
+    let mut client = server.client().await;
+    for timeout_ms in [100, 150, 200, 300, 400] {
+        let mut req = tonic::Request::new(request("late", &ECONOMY.repeat(20)));
+        req.set_timeout(Duration::from_millis(timeout_ms));
+        let status = client
+            .analyze(req)
+            .await
+            .expect_err("deadline cannot be met");
+        assert_eq!(
+            status.code(),
+            Code::DeadlineExceeded,
+            "{timeout_ms} ms: {status:?}"
+        );
+    }
+    client
+        .analyze(request("after", ECONOMY))
+        .await
+        .expect("served after the late ones");
+    let log = server.log().join("\n");
+    assert!(log.contains("deadline passed"), "{log}");
+}
+
+#[tokio::test]
 async fn entities_need_an_entity_model() {
     // A models directory with the encoder only.
     let dir = tempfile::tempdir().unwrap();

@@ -38,6 +38,11 @@ impl Admission {
     /// first. Dropping the returned future (the client went away) leaves the
     /// queue at once.
     pub async fn admit(&self, deadline: Option<Instant>) -> Result<OwnedSemaphorePermit, Status> {
+        if deadline.is_some_and(|d| d <= Instant::now()) {
+            return Err(Status::deadline_exceeded(
+                "deadline passed before the request was admitted",
+            ));
+        }
         if let Ok(permit) = Arc::clone(&self.workers).try_acquire_owned() {
             return Ok(permit);
         }

@@ -103,13 +103,26 @@ impl SummarizerService {
         let request = Arc::new(request);
         let job = Arc::clone(&request);
         let span = tracing::Span::current();
-        let result = tokio::task::spawn_blocking(move || {
+        let analysis = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             let _span = span.enter();
             analyzer.analyze(&job, &stop)
-        })
-        .await
-        .map_err(|e| {
+        });
+        // Answer DEADLINE_EXCEEDED ourselves, a little before the client's
+        // deadline (see `admission::deadline`): tonic's own timeout would
+        // answer CANCELLED. The analysis stops at its next check (the guard
+        // above cancels it) and keeps its worker until then.
+        let joined = match deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, analysis)
+                .await
+                .map_err(|_| {
+                    let status = Status::deadline_exceeded("deadline passed during analysis");
+                    tracing::info!(id, code = "DEADLINE_EXCEEDED", error = %status.message(), "failed");
+                    status
+                })?,
+            None => analysis.await,
+        };
+        let result = joined.map_err(|e| {
             tracing::error!(id, error = %e, "analysis worker panicked");
             status::worker_lost()
         })?;
