@@ -2,12 +2,13 @@
 //! requests share one ONNX call.
 //!
 //! Callers submit all rows of one request at once and block until each row's
-//! output is back. Rows of a lone request also spread over every session's
-//! worker, so one article uses every core. Worker threads (one per session) take the oldest queued
+//! output is back. Worker threads (one per session) take the oldest queued
 //! row and the rows closest to it in length, up to a padded token budget, so
-//! padding stays small. A worker waits for more rows (at most `wait`) only
-//! while other articles are in flight that could still send some; with one
-//! article in flight it runs at once, so a lone request pays no wait.
+//! padding stays small; the rows of a lone request thus spread over every
+//! session, and one article uses every core. A worker waits for more rows
+//! (at most `wait`) only while other articles are in flight that could still
+//! send some; with one article in flight it runs at once, so a lone request
+//! pays no wait.
 //!
 //! Rows must give the same output whatever their batch neighbours: the models
 //! batched here are fp32 or quantize activations per row (see
@@ -30,7 +31,7 @@ use super::{metric_names, ModelError, SessionPool};
 /// cost falls with batching only for short rows (32 tokens: 7.8 → 6.0 ms a
 /// row at 8 rows), is flat at 2 × 128 tokens and rises beyond (256 tokens:
 /// 63 → 67 ms a row at 2 rows) as the activations outgrow the caches.
-pub const TOKENS_PER_THREAD: usize = 256;
+const TOKENS_PER_THREAD: usize = 256;
 
 /// Padding a batch may hold, as a fraction of its padded size: a padded
 /// position costs as much as a real token.
