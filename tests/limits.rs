@@ -5,7 +5,10 @@ mod common;
 use std::time::Duration;
 
 use common::{models_dir, request, tasks, Server};
-use khulasa::proto::{summary_options::Mode, AnalyzeRequest, SummaryOptions, Task};
+use khulasa::proto::{
+    summarizer_client::SummarizerClient, summary_options::Mode, AnalyzeRequest, SummaryOptions,
+    Task,
+};
 use tonic::Code;
 
 const ECONOMY: &str = include_str!("data/economy_ar.txt");
@@ -62,12 +65,17 @@ async fn a_full_queue_fails_fast_and_a_deadline_ends_the_wait() {
 async fn a_deadline_that_passes_during_analysis_is_deadline_exceeded() {
     // Nothing queued: the article (~40,000 characters, seconds of work)
     // starts at once and its deadline passes inside the models. The server
-    // must answer DEADLINE_EXCEEDED itself, a little before the deadline
-    // (tonic's server-side timeout would answer CANCELLED, and the client's
-    // own timer would fire first), and stay usable.
+    // must answer DEADLINE_EXCEEDED itself, a little before the deadline;
+    // tonic's server-side timeout would answer CANCELLED. The client here is
+    // plain HTTP/2 (no tonic Channel), so it sends `grpc-timeout` but keeps
+    // no timer of its own: what comes back is what the server said.
     let server = Server::start_serving(&[]).await;
-    let mut client = server.client().await;
-    for timeout_ms in [100, 150, 200, 300, 400] {
+    let http2 = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .http2_only(true)
+        .build_http();
+    let origin = server.addr.parse().expect("server address is a URI");
+    let mut client = SummarizerClient::with_origin(http2, origin);
+    for timeout_ms in [50, 100, 200, 400] {
         let mut req = tonic::Request::new(request("late", &ECONOMY.repeat(20)));
         req.set_timeout(Duration::from_millis(timeout_ms));
         let status = client
@@ -77,7 +85,8 @@ async fn a_deadline_that_passes_during_analysis_is_deadline_exceeded() {
         assert_eq!(
             status.code(),
             Code::DeadlineExceeded,
-            "{timeout_ms} ms: {status:?}"
+            "{timeout_ms} ms: {status:?}; log: {}",
+            server.log().join("\n")
         );
     }
     client

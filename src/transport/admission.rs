@@ -77,6 +77,22 @@ impl Drop for Leave<'_> {
     }
 }
 
+/// When a request's headers arrived, stamped by the server's interceptor
+/// before the message is read: the client's deadline (and tonic's own
+/// timer) count from there, and reading a large message takes time.
+#[derive(Debug, Clone, Copy)]
+pub struct Arrival(pub Instant);
+
+impl Arrival {
+    /// The stamped arrival of `request`, or now if it has none.
+    pub fn of<T>(request: &tonic::Request<T>) -> Instant {
+        request
+            .extensions()
+            .get::<Arrival>()
+            .map_or_else(Instant::now, |a| a.0)
+    }
+}
+
 /// When to give up on a request, from the client's `grpc-timeout` header:
 /// slightly before the client does (5%, at most 100 ms), so the client
 /// still receives DEADLINE_EXCEEDED and learns why instead of timing out.

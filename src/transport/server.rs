@@ -11,12 +11,14 @@ use std::{
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tonic::{
-    service::interceptor::InterceptedService,
+    service::{interceptor::InterceptedService, Interceptor},
     transport::{server::TcpIncoming, Certificate, Identity, ServerTlsConfig},
 };
 use tonic_health::{server::HealthReporter, ServingStatus};
 
-use super::{auth::BearerAuth, metrics, service::Settings, ServerArgs, SummarizerService};
+use super::{
+    admission, auth::BearerAuth, metrics, service::Settings, ServerArgs, SummarizerService,
+};
 use crate::{
     models::{Batching, Runtime, SessionLayout},
     pipeline::{Analyzer, Limits, ModelDirs, ModelSet},
@@ -52,11 +54,20 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let service = SummarizerService::new(Arc::clone(&analyzer), settings, shutdown_rx);
     let auth_enabled = auth.enabled();
+    let mut auth = auth;
+    // Runs on the headers, before the message is read: stamps the arrival
+    // (deadlines count from it), then checks the token.
+    let front_door = move |mut request: tonic::Request<()>| {
+        request
+            .extensions_mut()
+            .insert(admission::Arrival(tokio::time::Instant::now()));
+        auth.call(request)
+    };
     let summarizer = InterceptedService::new(
         SummarizerServer::new(service)
             .max_decoding_message_size(args.max_message_bytes)
             .max_encoding_message_size(args.max_message_bytes.saturating_mul(4)),
-        auth,
+        front_door,
     );
 
     let reflection_v1 = reflection().build_v1().context("building reflection v1")?;

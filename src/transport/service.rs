@@ -196,7 +196,7 @@ impl Summarizer for SummarizerService {
         &self,
         request: Request<proto::AnalyzeRequest>,
     ) -> Result<Response<proto::AnalyzeResponse>, Status> {
-        let deadline = admission::deadline(request.metadata(), Instant::now());
+        let deadline = admission::deadline(request.metadata(), admission::Arrival::of(&request));
         let span = telemetry::rpc_span("Analyze", request.metadata());
         self.analyze_one(Method::Analyze, request.into_inner(), deadline)
             .instrument(span)
@@ -210,7 +210,7 @@ impl Summarizer for SummarizerService {
         &self,
         request: Request<Streaming<proto::AnalyzeRequest>>,
     ) -> Result<Response<Self::AnalyzeStreamStream>, Status> {
-        let deadline = admission::deadline(request.metadata(), Instant::now());
+        let deadline = admission::deadline(request.metadata(), admission::Arrival::of(&request));
         let span = telemetry::rpc_span("AnalyzeStream", request.metadata());
         let mut inbound = request.into_inner();
         let service = self.clone();
