@@ -82,6 +82,23 @@ impl Pki {
     }
 }
 
+impl PkiFiles {
+    /// The server's TLS flags; with `mutual`, client certificates from the
+    /// CA are required.
+    fn server_args(&self, mutual: bool) -> Vec<&str> {
+        let mut args = vec![
+            "--tls-cert",
+            &self.server_cert,
+            "--tls-key",
+            &self.server_key,
+        ];
+        if mutual {
+            args.extend(["--tls-client-ca", self.ca.as_str()]);
+        }
+        args
+    }
+}
+
 /// Whether an Analyze call succeeds over `channel` (a failed connection is
 /// a failed call).
 async fn analyze_succeeds(channel: Result<Channel, tonic::transport::Error>, id: &str) -> bool {
@@ -146,12 +163,7 @@ async fn serves_over_tls_and_refuses_plaintext() {
     let pki = pki();
     let dir = tempfile::tempdir().unwrap();
     let files = pki.write_to(dir.path());
-    let server = Server::start(&[
-        "--tls-cert",
-        &files.server_cert,
-        "--tls-key",
-        &files.server_key,
-    ]);
+    let server = Server::start(&files.server_args(false));
     wait_serving_tls(&server, &pki, false).await;
 
     let channel = tls_channel(&server, &pki, false)
@@ -179,14 +191,7 @@ async fn mutual_tls_requires_a_client_certificate_from_the_ca() {
     let pki = pki();
     let dir = tempfile::tempdir().unwrap();
     let files = pki.write_to(dir.path());
-    let server = Server::start(&[
-        "--tls-cert",
-        &files.server_cert,
-        "--tls-key",
-        &files.server_key,
-        "--tls-client-ca",
-        &files.ca,
-    ]);
+    let server = Server::start(&files.server_args(true));
     wait_serving_tls(&server, &pki, true).await;
 
     let channel = tls_channel(&server, &pki, true)
@@ -274,16 +279,8 @@ async fn the_client_speaks_mutual_tls_with_a_token() {
     let files = pki.write_to(d);
     let token = write(d, "token", TOKEN);
     let article = write(d, "article.txt", ARTICLE);
-    let server = Server::start(&[
-        "--tls-cert",
-        &files.server_cert,
-        "--tls-key",
-        &files.server_key,
-        "--tls-client-ca",
-        &files.ca,
-        "--auth-token-file",
-        &token,
-    ]);
+    let server =
+        Server::start(&[files.server_args(true), vec!["--auth-token-file", &token]].concat());
     wait_serving_tls(&server, &pki, true).await;
 
     let endpoint = format!("localhost:{}", port(&server));

@@ -99,6 +99,34 @@ pub(crate) fn length_groups(lens: &[usize], max_tokens: usize) -> Vec<Vec<usize>
     groups
 }
 
+/// Runs one request's rows without the cross-request batcher: in
+/// [`length_groups`] of at most `max_rows` rows, one session per call, polling
+/// `interrupt` between calls. One output per row, in row order.
+pub(crate) fn run_local(
+    pool: &SessionPool,
+    rows: &[Vec<u32>],
+    max_tokens: usize,
+    max_rows: usize,
+    interrupt: &dyn Fn() -> bool,
+    run: &RunBatch,
+) -> Result<Vec<Vec<f32>>, ModelError> {
+    let lens: Vec<usize> = rows.iter().map(Vec::len).collect();
+    let mut out = vec![Vec::new(); rows.len()];
+    for group in length_groups(&lens, max_tokens) {
+        for call in group.chunks(max_rows.max(1)) {
+            if interrupt() {
+                return Err(ModelError::Interrupted);
+            }
+            let batch: Vec<&[u32]> = call.iter().map(|&i| rows[i].as_slice()).collect();
+            let outputs = pool.with_session(|session| run(session, &batch))?;
+            for (&i, output) in call.iter().zip(outputs) {
+                out[i] = output;
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The batching settings and the in-flight counter every batcher of one
 /// server shares.
 #[derive(Debug, Clone, Default)]

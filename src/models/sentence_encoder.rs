@@ -6,7 +6,7 @@ use std::{path::Path, sync::Arc};
 use tokenizers::Tokenizer;
 
 use super::{
-    batcher::{length_groups, Batcher, Batching},
+    batcher::{run_local, Batcher, Batching},
     tokenizer, Manifest, ModelError, ModelKind, Runtime, SessionLayout, SessionPool,
 };
 
@@ -102,21 +102,14 @@ impl SentenceEncoder {
         if let Some(batcher) = &self.batcher {
             return batcher.run(encoded, interrupt);
         }
-        let lens: Vec<usize> = encoded.iter().map(Vec::len).collect();
-        let mut out = vec![Vec::new(); texts.len()];
-        for group in length_groups(&lens, self.max_tokens) {
-            for batch in group.chunks(self.max_rows) {
-                if interrupt() {
-                    return Err(ModelError::Interrupted);
-                }
-                let rows: Vec<&[u32]> = batch.iter().map(|&i| encoded[i].as_slice()).collect();
-                let embeddings = self.pool.with_session(|session| run_rows(session, &rows))?;
-                for (&i, embedding) in batch.iter().zip(embeddings) {
-                    out[i] = embedding;
-                }
-            }
-        }
-        Ok(out)
+        run_local(
+            &self.pool,
+            &encoded,
+            self.max_tokens,
+            self.max_rows,
+            interrupt,
+            &run_rows,
+        )
     }
 }
 

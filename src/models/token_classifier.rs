@@ -9,7 +9,7 @@ use serde::Deserialize;
 use tokenizers::Tokenizer;
 
 use super::{
-    batcher::{length_groups, Batcher, Batching},
+    batcher::{run_local, Batcher, Batching},
     tokenizer, windows, Manifest, ModelError, ModelKind, Runtime, SessionLayout, SessionPool,
 };
 
@@ -223,21 +223,14 @@ impl TokenClassifier {
             return batcher.run(rows, interrupt);
         }
         let n_labels = self.labels.len();
-        let lens: Vec<usize> = rows.iter().map(Vec::len).collect();
-        let mut out = vec![Vec::new(); rows.len()];
-        for group in length_groups(&lens, self.batch_tokens) {
-            if interrupt() {
-                return Err(ModelError::Interrupted);
-            }
-            let batch: Vec<&[u32]> = group.iter().map(|&i| rows[i].as_slice()).collect();
-            let logits = self
-                .pool
-                .with_session(|session| run_rows(session, &batch, n_labels))?;
-            for (&i, window) in group.iter().zip(logits) {
-                out[i] = window;
-            }
-        }
-        Ok(out)
+        run_local(
+            &self.pool,
+            &rows,
+            self.batch_tokens,
+            usize::MAX,
+            interrupt,
+            &move |session, batch| run_rows(session, batch, n_labels),
+        )
     }
 
     /// Each word's piece ids, capped at `max_pieces_per_word` (keeping the
