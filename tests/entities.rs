@@ -78,3 +78,91 @@ async fn spans_survive_diacritics_tatweel_and_rtl_marks() {
         &[("الاتِّحادُ الأوروبي", "ORG"), ("بروكســـل", "LOC")],
     );
 }
+
+/// Byte offset of the `nth` (0-based) occurrence of `needle` in `text`.
+fn nth_byte(text: &str, needle: &str, nth: usize) -> usize {
+    text.match_indices(needle)
+        .nth(nth)
+        .unwrap_or_else(|| panic!("occurrence {nth} of {needle} in text"))
+        .0
+}
+
+#[tokio::test]
+async fn mentions_leave_out_proclitics_and_join_one_group_per_entity() {
+    // A person in full, then by family name after a proclitic (لبايدن); a
+    // country three times with three different proclitics.
+    let text = "التقى الرئيس الأمريكي جو بايدن في واشنطن وزير الخارجية الفرنسي. \
+                وقال مستشار لبايدن إن الإدارة ستقدم مساعدات جديدة لأوكرانيا خلال الأسبوع المقبل. \
+                وأضاف أن العلاقات بين واشنطن وأوكرانيا تمر بمرحلة مهمة، وأن الدعم العسكري بأوكرانيا سيستمر.";
+    let server = shared_server().await;
+    let mut client = server.client().await;
+    let req = AnalyzeRequest {
+        tasks: tasks(&[Task::Entities]),
+        ..request("groups", text)
+    };
+    let resp = client.analyze(req).await.expect("analyze").into_inner();
+    let groups = &resp.groups;
+    for e in &resp.entities {
+        assert!((e.group as usize) < groups.len(), "{e:?}");
+        assert_eq!(groups[e.group as usize].label, e.label, "{e:?}");
+        assert_eq!(&text[e.byte_start as usize..e.byte_end as usize], e.text);
+        assert_eq!(char_slice(text, e.start, e.end), e.text);
+    }
+    assert!(groups.windows(2).all(|w| w[0].salience >= w[1].salience));
+    let group_named = |name: &str| {
+        let matching: Vec<usize> = (0..groups.len())
+            .filter(|&g| groups[g].name == name)
+            .collect();
+        assert_eq!(matching.len(), 1, "one group named {name}: {groups:#?}");
+        matching[0]
+    };
+    let members = |g: usize| -> Vec<&Entity> {
+        resp.entities
+            .iter()
+            .filter(|e| e.group as usize == g)
+            .collect()
+    };
+
+    let biden = group_named("جو بايدن");
+    assert_eq!(
+        (groups[biden].label.as_str(), groups[biden].mentions),
+        ("PER", 2)
+    );
+    let spans: Vec<(usize, &str)> = members(biden)
+        .iter()
+        .map(|e| (e.byte_start as usize, e.text.as_str()))
+        .collect();
+    let after_lam = nth_byte(text, "لبايدن", 0) + "ل".len();
+    assert_eq!(
+        spans,
+        [
+            (nth_byte(text, "جو بايدن", 0), "جو بايدن"),
+            (after_lam, "بايدن")
+        ]
+    );
+
+    let ukraine = group_named("أوكرانيا");
+    assert_eq!(
+        (groups[ukraine].label.as_str(), groups[ukraine].mentions),
+        ("LOC", 3)
+    );
+    let starts: Vec<usize> = members(ukraine)
+        .iter()
+        .map(|e| e.byte_start as usize)
+        .collect();
+    assert_eq!(
+        starts,
+        [
+            nth_byte(text, "لأوكرانيا", 0) + "ل".len(),
+            nth_byte(text, "وأوكرانيا", 0) + "و".len(),
+            nth_byte(text, "بأوكرانيا", 0) + "ب".len(),
+        ]
+    );
+    assert!(members(ukraine).iter().all(|e| e.text == "أوكرانيا"));
+
+    let washington = group_named("واشنطن");
+    assert_eq!(groups[washington].mentions, 2, "واشنطن keeps its و");
+    // Every mention is in exactly one group, and the counts add up.
+    let total: u32 = groups.iter().map(|g| g.mentions).sum();
+    assert_eq!(total as usize, resp.entities.len());
+}

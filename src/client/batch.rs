@@ -189,7 +189,7 @@ async fn process(
 /// Analyzes one article; every failure becomes an error record.
 async fn analyze_one(pool: &Pool, options: &AnalysisOptions, article: Article) -> OutputRecord {
     let id = article.id;
-    let request = options.request(id.clone(), article.text, article.language);
+    let request = options.request(id.clone(), article.text, article.language, article.title);
     match pool.analyze(request).await {
         Ok(mut response) => {
             // Resume keys on the input id, whatever the server echoed.

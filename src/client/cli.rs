@@ -110,6 +110,11 @@ pub struct AnalyzeArgs {
     #[command(flatten)]
     pub options: AnalysisOptions,
 
+    /// The article's headline: the server ranks the entities it names
+    /// higher.
+    #[arg(long, value_name = "TEXT")]
+    pub title: Option<String>,
+
     /// Print the response as one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -118,7 +123,7 @@ pub struct AnalyzeArgs {
 /// `khulasa batch`.
 #[derive(Debug, Args)]
 pub struct BatchArgs {
-    /// Articles: a JSONL file of {"id", "text", "language"?} objects (`-` for
+    /// Articles: a JSONL file of {"id", "text", "language"?, "title"?} objects (`-` for
     /// standard input), or a directory whose *.txt files are the articles
     /// (id = file stem, processed in name order).
     #[arg(long, short, value_name = "FILE|DIR")]
@@ -215,12 +220,13 @@ impl From<TaskArg> for proto::Task {
 
 impl AnalysisOptions {
     /// The request for one article. `language` is the item's own language
-    /// (batch input), which overrides `--language`.
+    /// (batch input), which overrides `--language`; `title` its headline.
     pub fn request(
         &self,
         id: String,
         text: String,
         language: Option<String>,
+        title: Option<String>,
     ) -> proto::AnalyzeRequest {
         let summary = if self.max_sentences.is_none()
             && self.ratio.is_none()
@@ -253,6 +259,7 @@ impl AnalysisOptions {
                 .iter()
                 .map(|&t| proto::Task::from(t) as i32)
                 .collect(),
+            title: title.unwrap_or_default(),
         }
     }
 }
@@ -349,14 +356,15 @@ mod tests {
             tasks: vec![TaskArg::Entities],
             ..Default::default()
         };
-        let req = opts.request("i".into(), "t".into(), None);
+        let req = opts.request("i".into(), "t".into(), None, None);
         assert_eq!(req.language, "ar");
         assert_eq!(req.tasks, [proto::Task::Entities as i32]);
         let s = req.summary.unwrap();
         assert_eq!((s.max_sentences, s.ratio, s.max_chars), (0, 0.0, 200));
-        let req = opts.request("i".into(), "t".into(), Some("en".into()));
+        let req = opts.request("i".into(), "t".into(), Some("en".into()), Some("h".into()));
+        assert_eq!(req.title, "h");
         assert_eq!(req.language, "en");
-        let req = AnalysisOptions::default().request("i".into(), "t".into(), None);
+        let req = AnalysisOptions::default().request("i".into(), "t".into(), None, None);
         assert!(req.summary.is_none() && req.tasks.is_empty() && req.language.is_empty());
     }
 }

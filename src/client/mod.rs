@@ -66,7 +66,9 @@ async fn analyze(args: &AnalyzeArgs, pool: &Pool) -> Result<ExitCode> {
         )
     })?;
 
-    let request = args.options.request(id, text.clone(), None);
+    let request = args
+        .options
+        .request(id, text.clone(), None, args.title.clone());
     let response = pool.analyze(request).await?;
     let record = match OutputRecord::from_response(response) {
         OutputRecord::Success(s) => s,

@@ -62,6 +62,24 @@ pub struct SuccessRecord {
     /// Entities in the order the server returned them (article order).
     #[serde(default)]
     pub entities: Vec<EntityRecord>,
+    /// The entities grouped by what they name, highest salience first;
+    /// each entity's `group` indexes this list. Absent in records written
+    /// before groups existed.
+    #[serde(default)]
+    pub groups: Vec<GroupRecord>,
+}
+
+/// One real-world entity: the mentions that name it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupRecord {
+    /// The most complete mention as written, without proclitics.
+    pub name: String,
+    pub label: String,
+    pub mentions: u32,
+    /// How central the entity is to the article, in [0, 1].
+    pub salience: f32,
+    /// Latin-script form of the name; empty when none is produced.
+    pub latin: String,
 }
 
 /// The chosen summary sentences.
@@ -95,6 +113,9 @@ pub struct EntityRecord {
     pub byte_start: u32,
     pub byte_end: u32,
     pub score: f32,
+    /// Index of the mention's group in `groups`.
+    #[serde(default)]
+    pub group: u32,
 }
 
 /// A failed item.
@@ -147,6 +168,19 @@ impl From<proto::AnalyzeResponse> for SuccessRecord {
             language: resp.language,
             summary: resp.summary.map(SummaryRecord::from),
             entities: resp.entities.into_iter().map(EntityRecord::from).collect(),
+            groups: resp.groups.into_iter().map(GroupRecord::from).collect(),
+        }
+    }
+}
+
+impl From<proto::EntityGroup> for GroupRecord {
+    fn from(g: proto::EntityGroup) -> Self {
+        GroupRecord {
+            name: g.name,
+            label: g.label,
+            mentions: g.mentions,
+            salience: g.salience,
+            latin: g.latin,
         }
     }
 }
@@ -182,6 +216,7 @@ impl From<proto::Entity> for EntityRecord {
             byte_start: e.byte_start,
             byte_end: e.byte_end,
             score: e.score,
+            group: e.group,
         }
     }
 }
@@ -273,8 +308,16 @@ mod tests {
                 byte_start: 18,
                 byte_end: 32,
                 score: 0.75,
+                group: 0,
             }],
             error: None,
+            groups: vec![proto::EntityGroup {
+                name: "القاهرة".into(),
+                label: "LOC".into(),
+                mentions: 1,
+                salience: 0.5,
+                latin: String::new(),
+            }],
         }
     }
 
@@ -286,7 +329,7 @@ mod tests {
         let json = serde_json::to_string(&rec).unwrap();
         assert_eq!(
             json,
-            r#"{"id":"a1","language":"ar","summary":{"text":"جملة.","sentences":[{"start":0,"end":5,"score":0.5,"byte_start":0,"byte_end":9}]},"entities":[{"text":"القاهرة","label":"LOC","start":10,"end":17,"byte_start":18,"byte_end":32,"score":0.75}]}"#
+            r#"{"id":"a1","language":"ar","summary":{"text":"جملة.","sentences":[{"start":0,"end":5,"score":0.5,"byte_start":0,"byte_end":9}]},"entities":[{"text":"القاهرة","label":"LOC","start":10,"end":17,"byte_start":18,"byte_end":32,"score":0.75,"group":0}],"groups":[{"name":"القاهرة","label":"LOC","mentions":1,"salience":0.5,"latin":""}]}"#
         );
         let back: OutputRecord = serde_json::from_str(&json).unwrap();
         assert_eq!(back, rec);

@@ -32,7 +32,8 @@ fn label_color(label: &str) -> &'static str {
 }
 
 /// The full text report of `analyze`: language, numbered summary sentences
-/// with spans, the article with entities marked, and an entity table.
+/// with spans, the article with entities marked, the entity groups and the
+/// mention table.
 pub fn analysis(rec: &SuccessRecord, text: &str, entities_requested: bool, color: bool) -> String {
     let mut out = String::new();
     let (b, r) = if color { (BOLD, RESET) } else { ("", "") };
@@ -82,11 +83,43 @@ pub fn analysis(rec: &SuccessRecord, text: &str, entities_requested: bool, color
         }
         let _ = writeln!(out, "{}", highlight(text, &rec.entities, color));
 
-        let _ = writeln!(out, "\n{b}Entities{r} ({})", rec.entities.len());
+        let _ = writeln!(out, "\n{b}Entities{r} ({})", rec.groups.len());
+        if !rec.groups.is_empty() {
+            // Name and latin last: right-to-left text of any width would
+            // break the alignment of any column after it.
+            let _ = writeln!(
+                out,
+                "{:<6} {:>8} {:>8}  NAME  (LATIN)",
+                "LABEL", "MENTIONS", "SALIENCE"
+            );
+            for g in &rec.groups {
+                let label = if color {
+                    format!("{}{:<6}{RESET}", label_color(&g.label), g.label)
+                } else {
+                    format!("{:<6}", g.label)
+                };
+                let latin = if g.latin.is_empty() {
+                    String::new()
+                } else {
+                    format!("  ({})", g.latin)
+                };
+                let _ = writeln!(
+                    out,
+                    "{label} {:>8} {:>8.3}  {}{latin}",
+                    g.mentions, g.salience, g.name
+                );
+            }
+        }
+
+        let _ = writeln!(out, "\n{b}Mentions{r} ({})", rec.entities.len());
         if !rec.entities.is_empty() {
             // Text last: it may be right-to-left and of any width, which
             // would break the alignment of any column after it.
-            let _ = writeln!(out, "{:<6} {:>15} {:>6}  TEXT", "LABEL", "SPAN", "SCORE");
+            let _ = writeln!(
+                out,
+                "{:<6} {:>15} {:>6} {:>5}  TEXT",
+                "LABEL", "SPAN", "SCORE", "GROUP"
+            );
             for e in &rec.entities {
                 let span = format!("{}..{}", e.start, e.end);
                 let label = if color {
@@ -94,7 +127,11 @@ pub fn analysis(rec: &SuccessRecord, text: &str, entities_requested: bool, color
                 } else {
                     format!("{:<6}", e.label)
                 };
-                let _ = writeln!(out, "{label} {span:>15} {:>6.3}  {}", e.score, e.text);
+                let _ = writeln!(
+                    out,
+                    "{label} {span:>15} {:>6.3} {:>5}  {}",
+                    e.score, e.group, e.text
+                );
             }
         }
     }
@@ -211,7 +248,9 @@ pub fn info(rec: &InfoRecord) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::record::{LimitsRecord, ModelRecord, SpanRecord, SummaryRecord};
+    use crate::client::record::{
+        GroupRecord, LimitsRecord, ModelRecord, SpanRecord, SummaryRecord,
+    };
     use tonic_health::pb::health_check_response::ServingStatus;
 
     const TEXT: &str = "زار محمد القاهرة أمس. وعاد اليوم.";
@@ -234,6 +273,7 @@ mod tests {
             byte_start: byte(start),
             byte_end: byte(end),
             score: 0.9,
+            group: 0,
         }
     }
 
@@ -251,7 +291,29 @@ mod tests {
                     byte_end: byte(21),
                 }],
             }),
-            entities: vec![entity("القاهرة", "LOC", 9, 16), entity("محمد", "PER", 4, 8)],
+            entities: vec![
+                EntityRecord {
+                    group: 1,
+                    ..entity("القاهرة", "LOC", 9, 16)
+                },
+                entity("محمد", "PER", 4, 8),
+            ],
+            groups: vec![
+                GroupRecord {
+                    name: "محمد".into(),
+                    label: "PER".into(),
+                    mentions: 1,
+                    salience: 0.75,
+                    latin: String::new(),
+                },
+                GroupRecord {
+                    name: "القاهرة".into(),
+                    label: "LOC".into(),
+                    mentions: 1,
+                    salience: 0.5,
+                    latin: "Cairo".into(),
+                },
+            ],
         }
     }
 
@@ -268,8 +330,18 @@ mod tests {
             "{out}"
         );
         assert!(
-            out.contains("LOC              9..16  0.900  القاهرة"),
+            out.contains("LOC              9..16  0.900     1  القاهرة"),
             "{out}"
+        );
+        assert!(out.contains("Entities (2)\nLABEL"), "{out}");
+        assert!(out.contains("PER           1    0.750  محمد\n"), "{out}");
+        assert!(
+            out.contains("LOC           1    0.500  القاهرة  (Cairo)"),
+            "{out}"
+        );
+        assert!(
+            out.find("Entities (2)") < out.find("Mentions (2)"),
+            "groups come before the mention table: {out}"
         );
         assert!(out.contains("Summary (1 sentence)\n"), "{out}");
         assert!(!out.contains('\x1b'));
@@ -309,7 +381,7 @@ mod tests {
         let mut rec = record();
         rec.entities.clear();
         let out = analysis(&rec, TEXT, false, false);
-        assert!(!out.contains("Entities"));
+        assert!(!out.contains("Entities") && !out.contains("Mentions"));
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::{
     },
     tasks::{
         entities::{self, EntitySpan, LabelScheme},
+        groups::{self, ArticleContext, Grouping},
         summarize::{Scorer, MIN_SUMMARY_WORDS},
     },
     text::{self, Segmenter},
@@ -175,6 +176,7 @@ pub struct StageTimings {
     pub rank: Duration,
     pub generate: Duration,
     pub entities: Duration,
+    pub groups: Duration,
 }
 
 /// Summary sentences as byte ranges of the article, in article order; or,
@@ -192,6 +194,8 @@ pub struct Analysis {
     pub language: String,
     pub summary: Option<SummaryResult>,
     pub entities: Option<Vec<EntitySpan>>,
+    /// The entities grouped by what they name; present with `entities`.
+    pub groups: Option<Grouping>,
     pub timings: StageTimings,
 }
 
@@ -300,10 +304,30 @@ impl Analyzer {
             _ => None,
         };
 
+        let groups = entities.as_deref().map(|mentions| {
+            stage("groups", &mut timings.groups, || {
+                let lead = self.segmenter.sentences(text).into_iter().next();
+                let summary: Vec<Range<usize>> = summary
+                    .iter()
+                    .flat_map(|s| s.sentences.iter().map(|(r, _)| r.clone()))
+                    .collect();
+                groups::group(
+                    mentions,
+                    &ArticleContext {
+                        text,
+                        title: request.title.as_deref(),
+                        lead: lead.unwrap_or(0..text.len()),
+                        summary: &summary,
+                    },
+                )
+            })
+        });
+
         Ok(Analysis {
             language,
             summary,
             entities,
+            groups,
             timings,
         })
     }

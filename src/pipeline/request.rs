@@ -89,6 +89,8 @@ pub enum InvalidRequest {
     UnknownTask(i32),
     #[error("unknown summary mode {0}; known modes are MODE_UNSPECIFIED (0), MODE_EXTRACTIVE (1) and MODE_ABSTRACTIVE (2)")]
     UnknownMode(i32),
+    #[error("title is {chars} characters long; the limit is {limit} characters")]
+    TitleTooLong { chars: usize, limit: usize },
     #[error("language hint: {0}; expected a BCP-47 tag such as \"ar\" or \"ar-TN\"")]
     Language(#[from] text::lang::InvalidLanguageTag),
 }
@@ -102,7 +104,13 @@ pub struct ArticleRequest {
     pub length: SummaryLength,
     pub mode: SummaryMode,
     pub tasks: TaskSet,
+    /// The article's headline, when the client sends one.
+    pub title: Option<String>,
 }
+
+/// Longest accepted title, in Unicode code points: a headline, not a second
+/// article.
+pub const MAX_TITLE_CHARS: usize = 1_000;
 
 impl ArticleRequest {
     pub fn new(
@@ -138,7 +146,24 @@ impl ArticleRequest {
             length,
             mode,
             tasks,
+            title: None,
         })
+    }
+
+    /// Adds the article's headline; a blank one means none.
+    pub fn with_title(mut self, title: String) -> Result<Self, InvalidRequest> {
+        if text::is_blank(&title) {
+            return Ok(self);
+        }
+        let chars = title.chars().count();
+        if chars > MAX_TITLE_CHARS {
+            return Err(InvalidRequest::TitleTooLong {
+                chars,
+                limit: MAX_TITLE_CHARS,
+            });
+        }
+        self.title = Some(title);
+        Ok(self)
     }
 }
 
@@ -176,6 +201,27 @@ mod tests {
         assert_eq!(
             req("سلامعل", 5).unwrap_err(),
             InvalidRequest::TextTooLong { chars: 6, limit: 5 }
+        );
+    }
+
+    #[test]
+    fn title_is_optional_and_bounded() {
+        let r = req("نص", 10).unwrap();
+        assert_eq!(r.clone().with_title("  ".into()).unwrap().title, None);
+        assert_eq!(
+            r.clone()
+                .with_title("عنوان".into())
+                .unwrap()
+                .title
+                .as_deref(),
+            Some("عنوان")
+        );
+        assert_eq!(
+            r.with_title("ع".repeat(MAX_TITLE_CHARS + 1)).unwrap_err(),
+            InvalidRequest::TitleTooLong {
+                chars: MAX_TITLE_CHARS + 1,
+                limit: MAX_TITLE_CHARS
+            }
         );
     }
 

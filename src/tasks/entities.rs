@@ -1,20 +1,29 @@
 //! Named entities: words → per-word label scores (the token classifier) →
 //! a valid IOB2 path (Viterbi) → entity spans on the original text.
 
-use std::ops::Range;
+use std::{collections::HashSet, ops::Range};
 
 use crate::{
     models::{token_classifier::Transitions, ModelError, TokenClassifier},
-    text,
+    text::{
+        self,
+        arabic::{match_key, Proclitics},
+    },
 };
 
-/// One entity, as a byte range of the original text.
+/// One entity mention, as a byte range of the original text.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EntitySpan {
+    /// The mention without a leading proclitic (`ودونالد ترامب` →
+    /// `دونالد ترامب`).
     pub bytes: Range<usize>,
     pub label: String,
     /// Mean probability of the entity's word labels.
     pub score: f32,
+    /// The mention as a name: the span's text, except that `لل` + noun
+    /// (whose ل cannot leave the span) reads ال + noun (`للأمم المتحدة` →
+    /// `الأمم المتحدة`).
+    pub name: String,
 }
 
 /// An IOB2 tag with its entity type as an index into [`LabelScheme::types`].
@@ -168,7 +177,7 @@ pub fn find(
     text: &str,
     interrupt: &dyn Fn() -> bool,
 ) -> Result<Vec<EntitySpan>, ModelError> {
-    let mut spans = Vec::new();
+    let mut spans: Vec<Range<usize>> = Vec::new();
     let mut forms = Vec::new();
     for word in text::words(text) {
         let form = text::strip(&text[word.clone()]);
@@ -180,6 +189,8 @@ pub fn find(
     let log_probs = classifier.word_log_probs(&forms, interrupt)?;
     let path = viterbi(&log_probs, scheme, classifier.transitions());
     let tags: Vec<Tag> = path.iter().map(|&l| scheme.tags[l]).collect();
+    let article_words: HashSet<String> = forms.iter().map(|f| match_key(f)).collect();
+    let proclitics = Proclitics::shared();
     Ok(chunks(&tags)
         .into_iter()
         .map(|(words, t)| {
@@ -188,8 +199,13 @@ pub fn find(
                 .map(|w| log_probs[w][path[w]].exp())
                 .sum::<f32>()
                 / words.len() as f32;
+            let first = spans[words.start].clone();
+            let end = spans[words.end - 1].end;
+            let start = proclitics.split(&text[first.clone()], &|k| article_words.contains(k));
+            let bytes = first.start + start.cut..end;
             EntitySpan {
-                bytes: spans[words.start].start..spans[words.end - 1].end,
+                name: format!("{}{}", start.name, &text[first.end..end]),
+                bytes,
                 label: scheme.types[t].clone(),
                 score,
             }

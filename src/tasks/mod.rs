@@ -2,4 +2,5 @@
 //! summarize it and find the named entities in it.
 
 pub mod entities;
+pub mod groups;
 pub mod summarize;

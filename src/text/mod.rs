@@ -2,6 +2,7 @@
 //! word splitting, removal-only normalization with a map back to the original
 //! offsets, code-point/byte offset conversion and language detection.
 
+pub mod arabic;
 mod chars;
 pub mod lang;
 pub mod normalize;

@@ -37,7 +37,8 @@ pub fn request(
         mode,
         TaskSet::from_requested(&tasks),
         limits,
-    )
+    )?
+    .with_title(req.title)
 }
 
 pub fn response(request: &ArticleRequest, analysis: Analysis) -> proto::AnalyzeResponse {
@@ -69,11 +70,19 @@ pub fn response(request: &ArticleRequest, analysis: Analysis) -> proto::AnalyzeR
                 .collect(),
         },
     });
+    let grouping = analysis.groups.unwrap_or_default();
     let entities = analysis
         .entities
         .unwrap_or_default()
         .into_iter()
-        .map(|e| proto::Entity {
+        .zip(
+            grouping
+                .group_of
+                .iter()
+                .map(|&g| g as u32)
+                .chain(std::iter::repeat(0)),
+        )
+        .map(|(e, group)| proto::Entity {
             text: text[e.bytes.clone()].to_string(),
             label: e.label,
             start: offsets.to_char(e.bytes.start) as u32,
@@ -81,6 +90,18 @@ pub fn response(request: &ArticleRequest, analysis: Analysis) -> proto::AnalyzeR
             byte_start: e.bytes.start as u32,
             byte_end: e.bytes.end as u32,
             score: e.score,
+            group,
+        })
+        .collect();
+    let groups = grouping
+        .groups
+        .into_iter()
+        .map(|g| proto::EntityGroup {
+            name: g.name,
+            label: g.label,
+            mentions: g.mentions,
+            salience: g.salience,
+            latin: g.latin,
         })
         .collect();
     proto::AnalyzeResponse {
@@ -89,5 +110,6 @@ pub fn response(request: &ArticleRequest, analysis: Analysis) -> proto::AnalyzeR
         summary,
         entities,
         error: None,
+        groups,
     }
 }

@@ -25,6 +25,8 @@ pub struct Article {
     pub text: String,
     /// The item's own language hint, overriding `--language`.
     pub language: Option<String>,
+    /// The item's headline, if it has one.
+    pub title: Option<String>,
 }
 
 /// One input item: an article, or an input problem to report as an error
@@ -148,6 +150,7 @@ async fn read_txt(path: &Path) -> Item {
                 id,
                 text,
                 language: None,
+                title: None,
             }),
             Err(e) => Item::Bad(ErrorRecord::new(
                 id,
@@ -261,7 +264,18 @@ pub fn parse_line(line_no: u64, bytes: &[u8]) -> Option<Item> {
         Some(Value::String(s)) => Some(s.trim().to_string()),
         Some(_) => return bad(id, "\"language\" is not a string".into()),
     };
-    Some(Item::Article(Article { id, text, language }))
+    let title = match obj.remove("title") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.trim().is_empty() => None,
+        Some(Value::String(s)) => Some(s),
+        Some(_) => return bad(id, "\"title\" is not a string".into()),
+    };
+    Some(Item::Article(Article {
+        id,
+        text,
+        language,
+        title,
+    }))
 }
 
 /// Counts lines holding anything but whitespace, like [`parse_line`] does,
@@ -311,14 +325,16 @@ mod tests {
     fn good_lines() {
         let a = article(parse_line(
             1,
-            "{\"id\":\"x1\",\"text\":\"مرحبا\",\"language\":\"ar\",\"url\":\"u\"}\n".as_bytes(),
+            "{\"id\":\"x1\",\"text\":\"مرحبا\",\"language\":\"ar\",\"url\":\"u\",\"title\":\"عنوان\"}\n"
+                .as_bytes(),
         ));
         assert_eq!(
             a,
             Article {
                 id: "x1".into(),
                 text: "مرحبا".into(),
-                language: Some("ar".into())
+                language: Some("ar".into()),
+                title: Some("عنوان".into())
             }
         );
         let a = article(parse_line(
@@ -421,7 +437,8 @@ mod tests {
             Item::Article(Article {
                 id: "a".into(),
                 text: "نص أ".into(),
-                language: None
+                language: None,
+                title: None
             })
         );
         assert_eq!(items[1].id(), "b");
