@@ -347,7 +347,11 @@ impl Analyzer {
                     .iter()
                     .map(|s| s.split_whitespace().count())
                     .collect();
-                let candidates = candidates(&word_counts, MAX_RANKED_SENTENCES);
+                let mut candidates = candidates(&word_counts, MAX_RANKED_SENTENCES);
+                // The summary never repeats the headline the client sent.
+                if let Some(title) = request.title.as_deref().map(text::arabic::words_key) {
+                    candidates.retain(|&i| text::arabic::words_key(pieces[i]) != title);
+                }
                 (sentences, pieces, word_counts, candidates)
             });
 

@@ -23,7 +23,7 @@ use std::{collections::HashMap, ops::Range};
 use super::entities::EntitySpan;
 use crate::text::{
     self,
-    arabic::{match_key, Proclitics},
+    arabic::{match_key, words_key, Proclitics},
 };
 
 /// One real-world entity of the article.
@@ -67,7 +67,7 @@ const W_SUMMARY: f32 = 0.15;
 
 /// Groups `mentions` (in text order) into entities.
 pub fn group(mentions: &[EntitySpan], article: &ArticleContext<'_>) -> Grouping {
-    let keys: Vec<Vec<String>> = mentions.iter().map(|m| name_key(&m.name)).collect();
+    let keys: Vec<Vec<String>> = mentions.iter().map(|m| words_key(&m.name)).collect();
 
     // 1. Same label, same words.
     let mut exact: HashMap<(&str, &[String]), usize> = HashMap::new();
@@ -185,15 +185,6 @@ pub fn group(mentions: &[EntitySpan], article: &ArticleContext<'_>) -> Grouping 
         groups: order.iter().filter_map(|&old| sorted[old].take()).collect(),
         group_of: group_of.into_iter().map(|g| new_index[g]).collect(),
     }
-}
-
-/// The match keys of a name's words, punctuation left out.
-fn name_key(name: &str) -> Vec<String> {
-    text::words(name)
-        .into_iter()
-        .map(|w| match_key(&name[w]))
-        .filter(|k| k.chars().any(char::is_alphanumeric))
-        .collect()
 }
 
 /// The title's word keys, each also without a proclitic the title itself

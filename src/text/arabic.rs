@@ -48,6 +48,17 @@ pub fn match_key(word: &str) -> String {
         .collect()
 }
 
+/// The [`match_key`]s of the words of `text`, punctuation left out: two
+/// texts with equal keys say the same thing in the same words (a headline
+/// repeated as the first sentence, with or without its full stop).
+pub fn words_key(text: &str) -> Vec<String> {
+    super::words(text)
+        .into_iter()
+        .map(|w| match_key(&text[w]))
+        .filter(|k| k.chars().any(char::is_alphanumeric))
+        .collect()
+}
+
 /// How a word starts a name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NameStart {
@@ -224,6 +235,12 @@ mod tests {
         assert_eq!(match_key("مصطفى"), "مصطفي");
         assert_eq!(match_key("إيـران"), "ايران");
         assert_eq!(match_key("Trump"), "Trump");
+    }
+
+    #[test]
+    fn words_key_ignores_punctuation_and_spelling() {
+        assert_eq!(words_key("«إيران» تعلن."), words_key("ايران تعلن"));
+        assert_ne!(words_key("إيران تعلن"), words_key("إيران لا تعلن"));
     }
 
     #[test]
