@@ -1,0 +1,109 @@
+"""ROUGE of a running service's summaries on EASC dev (human extractive
+summaries, five per article), against Lead and the extractive oracle, at
+ratio 0.3 of the article's sentences.
+
+Sentences are the service's own (a ratio-1.0 request returns all of them), so
+every system picks from the same sentences and gets the same k =
+ceil(0.3 * n) (the service's rounding). ROUGE F1 x 100 with evaluate.py's
+Arabic normalization, averaged over the five references, then over articles.
+Oracles (greedy R-1 + R-2, at most k sentences): "oracle" picks one summary against
+the concatenation of the five references (the best a single answer can aim
+at); "oracle per reference" picks a summary for each reference and scores it
+against that reference only (an upper bound no single answer reaches). With `--sumy` (needs sumy==0.11.0), LexRank and TextRank too.
+
+    python models/summarizer/easc_eval.py --endpoint 127.0.0.1:50051 \
+        [--easc ../shared/data/easc/easc_dev.jsonl] [--json out.json]
+
+Needs numpy, grpcio and grpcio-tools (models/ner/requirements-eval.txt).
+"""
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import grpc
+import numpy as np
+
+from common import REPO, greedy_oracle, rouge_l, rouge_n, stubs, tokens
+
+RATIO = 0.3
+
+
+def served(endpoint, pb, rpc, articles):
+    """{(id, "all"|"sum"): [(start, end) code-point spans]} from the service."""
+    def requests():
+        for a in articles:
+            for kind, ratio in (("all", 1.0), ("sum", RATIO)):
+                yield pb.AnalyzeRequest(id=f"{a['id']}|{kind}", text=a["article"], language="ar",
+                                        summary=pb.SummaryOptions(ratio=ratio, mode=1),
+                                        tasks=[pb.TASK_SUMMARY])
+    stub = rpc.SummarizerStub(grpc.insecure_channel(endpoint))
+    out = {}
+    for resp in stub.AnalyzeStream(requests()):
+        if resp.HasField("error"):
+            sys.exit(f"{resp.id}: {resp.error.message}")
+        doc, kind = resp.id.split("|")
+        out[(doc, kind)] = [(s.start, s.end) for s in resp.summary.sentences]
+    return out
+
+
+def score(picks, sents, refs):
+    cand = [t for i in sorted(picks) for t in sents[i]]
+    return (np.mean([rouge_n(cand, r, 1) for r in refs]),
+            np.mean([rouge_n(cand, r, 2) for r in refs]),
+            np.mean([rouge_l(cand, r) for r in refs]))
+
+
+def sumy_picks(texts, k, method):
+    from sumy.nlp.tokenizers import Tokenizer
+    from sumy.parsers.plaintext import PlaintextParser
+    from sumy.summarizers.lex_rank import LexRankSummarizer
+    from sumy.summarizers.text_rank import TextRankSummarizer
+    doc = PlaintextParser.from_string("\n".join(t.replace("\n", " ") for t in texts),
+                                      Tokenizer("english")).document
+    summ = (LexRankSummarizer if method == "lexrank" else TextRankSummarizer)()
+    chosen = {str(s) for s in summ(doc, k)}
+    return [i for i, t in enumerate(texts) if t.replace("\n", " ") in chosen][:k]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--endpoint", required=True)
+    ap.add_argument("--easc", default=str(REPO.parent / "shared/data/easc/easc_dev.jsonl"))
+    ap.add_argument("--sumy", action="store_true")
+    ap.add_argument("--json")
+    a = ap.parse_args()
+    articles = [json.loads(l) for l in Path(a.easc).read_text(encoding="utf-8").splitlines() if l.strip()]
+    pb, rpc = stubs()
+    got = served(a.endpoint, pb, rpc, articles)
+    systems = {"Lead-k": [], "service": [], "oracle": [], "oracle per reference": []}
+    if a.sumy:
+        systems.update({"LexRank (sumy)": [], "TextRank (sumy)": []})
+    for art in articles:
+        spans = got[(art["id"], "all")]
+        texts = [art["article"][s:e] for s, e in spans]
+        sents = [tokens(t) for t in texts]
+        refs = [tokens(art["summaries"][k]) for k in sorted(art["summaries"])]
+        k = max(1, math.ceil(RATIO * len(spans)))
+        index = {s: i for i, s in enumerate(spans)}
+        systems["Lead-k"].append(score(range(k), sents, refs))
+        systems["service"].append(score([index[s] for s in got[(art["id"], "sum")]], sents, refs))
+        systems["oracle"].append(score(greedy_oracle(sents, [t for r in refs for t in r], k), sents, refs))
+        per_ref = [score(greedy_oracle(sents, r, k), sents, [r]) for r in refs]
+        systems["oracle per reference"].append(tuple(np.mean(per_ref, axis=0)))
+        if a.sumy:
+            systems["LexRank (sumy)"].append(score(sumy_picks(texts, k, "lexrank"), sents, refs))
+            systems["TextRank (sumy)"].append(score(sumy_picks(texts, k, "textrank"), sents, refs))
+    table = {name: [round(100 * float(np.mean([s[j] for s in rows])), 2) for j in range(3)]
+             for name, rows in systems.items()}
+    print(f"EASC dev, {len(articles)} articles, ratio {RATIO}, mean over 5 references\n")
+    print("| system | R-1 | R-2 | R-L |\n| --- | ---: | ---: | ---: |")
+    for name, (r1, r2, rl) in table.items():
+        print(f"| {name} | {r1:.2f} | {r2:.2f} | {rl:.2f} |")
+    if a.json:
+        Path(a.json).write_text(json.dumps(table, indent=1), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
