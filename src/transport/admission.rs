@@ -1,11 +1,21 @@
-//! Admission control: a bounded queue in front of the analysis workers and
-//! the client's deadline (`grpc-timeout`), so overload fails fast with
-//! RESOURCE_EXHAUSTED and work nobody waits for never reaches a model.
+//! Admission control: a queue in front of the analysis workers, bounded in
+//! requests and in work (code points), and the client's deadline
+//! (`grpc-timeout`), so overload fails fast with RESOURCE_EXHAUSTED and work
+//! nobody waits for never reaches a model.
+//!
+//! A request's cost is its length in code points. Every finished analysis
+//! updates a running estimate of how many code points one worker analyzes
+//! per second; a request with a deadline whose predicted finish (the work
+//! ahead of it spread over the workers, then its own) falls after that
+//! deadline is refused at once, with a `grpc-retry-pushback-ms` trailer
+//! saying when the queue should have room (gRPC's retry design), so a client
+//! or mesh can send it to another replica instead of waiting in vain.
+//! Requests without a deadline only meet the queue's bounds.
 
 use std::{
     sync::{
         atomic::{AtomicUsize, Ordering},
-        Arc,
+        Arc, Mutex,
     },
     time::Duration,
 };
@@ -14,47 +24,140 @@ use tokio::{
     sync::{OwnedSemaphorePermit, Semaphore},
     time::Instant,
 };
-use tonic::{metadata::MetadataMap, Status};
+use tonic::{
+    metadata::{MetadataMap, MetadataValue},
+    Status,
+};
 
 use super::metrics::{self, GaugeGuard};
 
+/// The trailer of gRPC's retry design that tells a client when to retry.
+pub const RETRY_PUSHBACK: &str = "grpc-retry-pushback-ms";
+
+/// Weight of the newest analysis in the throughput estimate.
+const RATE_WEIGHT: f64 = 0.2;
+
+/// The queue's bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueLimits {
+    /// Requests that may wait for a worker.
+    pub requests: usize,
+    /// Code points of all waiting requests together.
+    pub chars: usize,
+}
+
 /// The workers (articles analyzed at once) and the queue waiting for them.
+#[derive(Debug)]
 pub struct Admission {
     workers: Arc<Semaphore>,
+    worker_count: usize,
     waiting: AtomicUsize,
-    max_waiting: usize,
+    limits: QueueLimits,
+    work: Mutex<Work>,
+}
+
+/// Code points waiting and being analyzed, and the measured speed.
+#[derive(Debug, Default)]
+struct Work {
+    queued_chars: usize,
+    running_chars: usize,
+    /// Code points one worker analyzes per second; `None` until the first
+    /// analysis finishes.
+    chars_per_second: Option<f64>,
+}
+
+/// A worker, held for one analysis; the request's work counts as running
+/// until it is dropped.
+#[derive(Debug)]
+pub struct Admitted {
+    _permit: OwnedSemaphorePermit,
+    running: Charge,
+}
+
+impl Admitted {
+    /// Feeds a finished analysis of the request into the throughput
+    /// estimate (only completed work: a cancelled one says nothing of speed).
+    pub fn finished(&self, took: Duration) {
+        self.running.admission.record(self.running.chars, took);
+    }
 }
 
 impl Admission {
-    pub fn new(max_concurrent: usize, max_waiting: usize) -> Self {
+    pub fn new(max_concurrent: usize, limits: QueueLimits) -> Self {
+        let worker_count = max_concurrent.max(1);
         Admission {
-            workers: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            workers: Arc::new(Semaphore::new(worker_count)),
+            worker_count,
             waiting: AtomicUsize::new(0),
-            max_waiting,
+            limits,
+            work: Mutex::new(Work::default()),
         }
     }
 
-    /// Waits for a worker, unless the queue is full or the deadline passes
-    /// first. Dropping the returned future (the client went away) leaves the
-    /// queue at once.
-    pub async fn admit(&self, deadline: Option<Instant>) -> Result<OwnedSemaphorePermit, Status> {
+    fn work(&self) -> std::sync::MutexGuard<'_, Work> {
+        // The counters stay consistent even if a holder panicked.
+        self.work
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn record(&self, chars: usize, took: Duration) {
+        let secs = took.as_secs_f64();
+        if chars == 0 || secs <= 0.0 {
+            return;
+        }
+        let rate = chars as f64 / secs;
+        let mut work = self.work();
+        work.chars_per_second = Some(match work.chars_per_second {
+            Some(old) => old + RATE_WEIGHT * (rate - old),
+            None => rate,
+        });
+    }
+
+    /// Waits for a worker for a request of `chars` code points, unless the
+    /// queue is full, the request cannot finish before its deadline, or the
+    /// deadline passes first. Dropping the returned future (the client went
+    /// away) leaves the queue at once.
+    pub async fn admit(
+        self: &Arc<Self>,
+        chars: usize,
+        deadline: Option<Instant>,
+    ) -> Result<Admitted, Status> {
         if deadline.is_some_and(|d| d <= Instant::now()) {
             return Err(Status::deadline_exceeded(
                 "deadline passed before the request was admitted",
             ));
         }
+        if let Some(deadline) = deadline {
+            self.check_finish(chars, deadline)?;
+        }
         if let Ok(permit) = Arc::clone(&self.workers).try_acquire_owned() {
-            return Ok(permit);
+            return Ok(self.running(permit, chars));
         }
         let waiting = self.waiting.fetch_add(1, Ordering::AcqRel);
         let _leave = Leave(&self.waiting);
         let _depth = GaugeGuard::raise(metrics::QUEUE_DEPTH);
-        if waiting >= self.max_waiting {
+        if waiting >= self.limits.requests {
             return Err(Status::resource_exhausted(format!(
                 "server overloaded: {waiting} requests already queued (limit {}); retry later or add replicas",
-                self.max_waiting
+                self.limits.requests
             )));
         }
+        let queued = {
+            let mut work = self.work();
+            if work.queued_chars + chars > self.limits.chars {
+                return Err(Status::resource_exhausted(format!(
+                    "server overloaded: {} code points of articles already queued, {chars} more would pass the limit of {}; retry later or add replicas",
+                    work.queued_chars, self.limits.chars
+                )));
+            }
+            work.queued_chars += chars;
+            Charge {
+                admission: Arc::clone(self),
+                chars,
+                running: false,
+            }
+        };
         let acquire = Arc::clone(&self.workers).acquire_owned();
         let permit = match deadline {
             Some(deadline) => tokio::time::timeout_at(deadline, acquire)
@@ -64,7 +167,52 @@ impl Admission {
                 })?,
             None => acquire.await,
         };
-        permit.map_err(|_| Status::unavailable("server is shutting down"))
+        let permit = permit.map_err(|_| Status::unavailable("server is shutting down"))?;
+        drop(queued);
+        Ok(self.running(permit, chars))
+    }
+
+    fn running(self: &Arc<Self>, permit: OwnedSemaphorePermit, chars: usize) -> Admitted {
+        self.work().running_chars += chars;
+        Admitted {
+            _permit: permit,
+            running: Charge {
+                admission: Arc::clone(self),
+                chars,
+                running: true,
+            },
+        }
+    }
+
+    /// Refuses a request that the measured speed says cannot finish before
+    /// `deadline`: the work ahead of it (waiting and running, spread over
+    /// the workers), then its own.
+    fn check_finish(&self, chars: usize, deadline: Instant) -> Result<(), Status> {
+        let (ahead, rate) = {
+            let work = self.work();
+            match work.chars_per_second {
+                Some(rate) if rate > 0.0 => (work.queued_chars + work.running_chars, rate),
+                _ => return Ok(()),
+            }
+        };
+        let wait = Duration::from_secs_f64(ahead as f64 / self.worker_count as f64 / rate);
+        let own = Duration::from_secs_f64(chars as f64 / rate);
+        let left = deadline.saturating_duration_since(Instant::now());
+        if wait + own <= left {
+            return Ok(());
+        }
+        let mut status = Status::resource_exhausted(format!(
+            "server busy: it would finish this article after its deadline ({:.1} s from now): about {:.1} s of queued work ({ahead} code points) ahead of it and {:.1} s for its own {chars} code points at the measured {:.0} code points per second per worker; retry on another replica or after the pushback",
+            left.as_secs_f64(),
+            wait.as_secs_f64(),
+            own.as_secs_f64(),
+            rate
+        ));
+        let pushback_ms = wait.as_millis().max(1).to_string();
+        if let Ok(value) = MetadataValue::try_from(pushback_ms.as_str()) {
+            status.metadata_mut().insert(RETRY_PUSHBACK, value);
+        }
+        Err(status)
     }
 }
 
@@ -74,6 +222,26 @@ struct Leave<'a>(&'a AtomicUsize);
 impl Drop for Leave<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A request's code points, counted as queued or running until dropped.
+#[derive(Debug)]
+struct Charge {
+    admission: Arc<Admission>,
+    chars: usize,
+    running: bool,
+}
+
+impl Drop for Charge {
+    fn drop(&mut self) {
+        let mut work = self.admission.work();
+        let total = if self.running {
+            &mut work.running_chars
+        } else {
+            &mut work.queued_chars
+        };
+        *total = total.saturating_sub(self.chars);
     }
 }
 
@@ -138,32 +306,104 @@ mod tests {
         }
     }
 
+    fn limits(requests: usize, chars: usize) -> QueueLimits {
+        QueueLimits { requests, chars }
+    }
+
+    /// Polls `admit` once: queued (pending) or answered at once.
+    fn poll_once<F: std::future::Future>(f: std::pin::Pin<&mut F>) -> std::task::Poll<F::Output> {
+        let waker = futures::task::noop_waker();
+        f.poll(&mut std::task::Context::from_waker(&waker))
+    }
+
     #[tokio::test]
     async fn a_full_queue_fails_fast() {
-        let admission = Arc::new(Admission::new(1, 1));
-        let busy = admission.admit(None).await.unwrap();
+        let admission = Arc::new(Admission::new(1, limits(1, usize::MAX)));
+        let busy = admission.admit(10, None).await.unwrap();
         // One may wait…
-        let waiter = {
-            let admission = Arc::clone(&admission);
-            tokio::spawn(async move { admission.admit(None).await.map(drop) })
-        };
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut waiter = std::pin::pin!(admission.admit(10, None));
+        assert!(poll_once(waiter.as_mut()).is_pending());
         // …the next is turned away at once.
-        let err = admission.admit(None).await.unwrap_err();
+        let err = admission.admit(10, None).await.unwrap_err();
         assert_eq!(err.code(), tonic::Code::ResourceExhausted);
         drop(busy);
-        waiter.await.unwrap().unwrap();
+        waiter.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_queue_is_bounded_in_code_points() {
+        let admission = Arc::new(Admission::new(1, limits(64, 1_000)));
+        let _busy = admission.admit(5_000, None).await.unwrap();
+        let mut waiter = std::pin::pin!(admission.admit(800, None));
+        assert!(poll_once(waiter.as_mut()).is_pending());
+        let err = admission.admit(300, None).await.unwrap_err();
+        assert_eq!(err.code(), tonic::Code::ResourceExhausted);
+        assert!(err.message().contains("limit of 1000"), "{err:?}");
+        // A small one still fits.
+        let mut small = std::pin::pin!(admission.admit(200, None));
+        assert!(poll_once(small.as_mut()).is_pending());
     }
 
     #[tokio::test]
     async fn a_passed_deadline_ends_the_wait() {
-        let admission = Admission::new(1, 8);
-        let _busy = admission.admit(None).await.unwrap();
+        let admission = Arc::new(Admission::new(1, limits(8, usize::MAX)));
+        let _busy = admission.admit(10, None).await.unwrap();
         let err = admission
-            .admit(Some(Instant::now() + Duration::from_millis(30)))
+            .admit(10, Some(Instant::now() + Duration::from_millis(30)))
             .await
             .unwrap_err();
         assert_eq!(err.code(), tonic::Code::DeadlineExceeded);
         assert_eq!(admission.waiting.load(Ordering::Acquire), 0);
+        assert_eq!(admission.work().queued_chars, 0);
+    }
+
+    #[tokio::test]
+    async fn work_that_cannot_finish_before_its_deadline_is_refused_with_a_pushback() {
+        let admission = Arc::new(Admission::new(1, limits(64, usize::MAX)));
+        // Measured: 1,000 code points per second.
+        admission
+            .admit(1_000, None)
+            .await
+            .unwrap()
+            .finished(Duration::from_secs(1));
+        // 60 s of work runs; an article needing 2 s more, due in 10 s.
+        let _busy = admission.admit(60_000, None).await.unwrap();
+        let due = Instant::now() + Duration::from_secs(10);
+        let err = match admission.admit(2_000, Some(due)).await {
+            Err(err) => err,
+            Ok(_) => panic!("admitted"),
+        };
+        assert_eq!(err.code(), tonic::Code::ResourceExhausted);
+        assert!(err.message().contains("after its deadline"), "{err:?}");
+        let pushback: u64 = err
+            .metadata()
+            .get(RETRY_PUSHBACK)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((59_000..=60_000).contains(&pushback), "{pushback}");
+        // Without a deadline it waits as before; with a deadline it can
+        // meet, too.
+        let mut patient = std::pin::pin!(admission.admit(2_000, None));
+        assert!(poll_once(patient.as_mut()).is_pending());
+        let far = Instant::now() + Duration::from_secs(600);
+        let mut in_time = std::pin::pin!(admission.admit(2_000, Some(far)));
+        assert!(poll_once(in_time.as_mut()).is_pending());
+    }
+
+    #[tokio::test]
+    async fn work_is_counted_until_the_request_ends() {
+        let admission = Arc::new(Admission::new(2, limits(8, usize::MAX)));
+        let a = admission.admit(700, None).await.unwrap();
+        assert_eq!(admission.work().running_chars, 700);
+        drop(a);
+        assert_eq!(admission.work().running_chars, 0);
+        assert_eq!(
+            admission.work().chars_per_second,
+            None,
+            "cancelled work measures nothing"
+        );
     }
 }

@@ -92,6 +92,13 @@ pub struct ServerArgs {
     #[arg(long, env = "KHULASA_MAX_QUEUE", default_value_t = 64)]
     pub max_queue: usize,
 
+    /// Code points of all waiting articles together; beyond this a request
+    /// fails at once with RESOURCE_EXHAUSTED. (Requests with a deadline are
+    /// also refused at once when the measured speed says they would finish
+    /// after it.)
+    #[arg(long, env = "KHULASA_MAX_QUEUE_CHARS", default_value_t = 2_000_000)]
+    pub max_queue_chars: usize,
+
     /// Articles of one AnalyzeStream call in flight at once.
     #[arg(long, env = "KHULASA_STREAM_WINDOW", default_value_t = 8, value_parser = positive)]
     pub stream_window: usize,

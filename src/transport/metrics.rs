@@ -175,6 +175,7 @@ pub fn record_stages(queued: Duration, timings: &StageTimings) {
         ("rank", timings.rank),
         ("generate", timings.generate),
         ("entities", timings.entities),
+        ("groups", timings.groups),
     ];
     for (stage, took) in stages {
         if stage == "queue" || !took.is_zero() {

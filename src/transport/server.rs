@@ -47,6 +47,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         },
         max_concurrent: args.max_concurrent(),
         max_queue: args.max_queue,
+        max_queue_chars: args.max_queue_chars,
         max_message_bytes: args.max_message_bytes,
         stream_window: args.stream_window,
     };

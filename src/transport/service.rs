@@ -16,7 +16,7 @@ use tracing::Instrument;
 
 use super::{
     admission,
-    admission::Admission,
+    admission::{Admission, QueueLimits},
     convert,
     metrics::{self, Method},
     status, telemetry,
@@ -42,6 +42,7 @@ pub struct Settings {
     pub limits: Limits,
     pub max_concurrent: usize,
     pub max_queue: usize,
+    pub max_queue_chars: usize,
     pub max_message_bytes: usize,
     pub stream_window: usize,
 }
@@ -54,7 +55,13 @@ impl SummarizerService {
     ) -> Self {
         SummarizerService {
             analyzer,
-            admission: Arc::new(Admission::new(settings.max_concurrent, settings.max_queue)),
+            admission: Arc::new(Admission::new(
+                settings.max_concurrent,
+                QueueLimits {
+                    requests: settings.max_queue,
+                    chars: settings.max_queue_chars,
+                },
+            )),
             shutdown,
             settings,
         }
@@ -94,7 +101,8 @@ impl SummarizerService {
             .check_tasks(&request)
             .map_err(status::analyze_failed)?;
 
-        let permit = self.admission.admit(deadline).await.inspect_err(|s| {
+        let chars = request.text.chars().count();
+        let admitted = self.admission.admit(chars, deadline).await.inspect_err(|s| {
             tracing::info!(id, code = status::code_name(s.code()), error = %s.message(), "not admitted");
         })?;
         let queued = received.elapsed();
@@ -104,9 +112,13 @@ impl SummarizerService {
         let job = Arc::clone(&request);
         let span = tracing::Span::current();
         let analysis = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
             let _span = span.enter();
-            analyzer.analyze(&job, &stop)
+            let started = std::time::Instant::now();
+            let result = analyzer.analyze(&job, &stop);
+            if result.is_ok() {
+                admitted.finished(started.elapsed());
+            }
+            result // the worker is free once `admitted` is dropped here
         });
         // Answer DEADLINE_EXCEEDED ourselves, a little before the client's
         // deadline (see `admission::deadline`): tonic's own timeout would
@@ -130,7 +142,7 @@ impl SummarizerService {
             Ok(analysis) => {
                 log_analysis(&id, &request, &analysis, queued, received);
                 metrics::record_stages(queued, &analysis.timings);
-                metrics::record_article_chars(request.text.chars().count());
+                metrics::record_article_chars(chars);
                 Ok(convert::response(&request, analysis))
             }
             Err(e) => {
@@ -183,6 +195,7 @@ fn log_analysis(
         rank_ms = ms(t.rank),
         generate_ms = ms(t.generate),
         entities_ms = ms(t.entities),
+        groups_ms = ms(t.groups),
         total_ms = ms(received.elapsed()),
         "analyzed"
     );
