@@ -93,11 +93,7 @@ pub fn analysis(rec: &SuccessRecord, text: &str, entities_requested: bool, color
                 "LABEL", "MENTIONS", "SALIENCE"
             );
             for g in &rec.groups {
-                let label = if color {
-                    format!("{}{:<6}{RESET}", label_color(&g.label), g.label)
-                } else {
-                    format!("{:<6}", g.label)
-                };
+                let label = label_cell(&g.label, color);
                 let latin = if g.latin.is_empty() {
                     String::new()
                 } else {
@@ -122,11 +118,7 @@ pub fn analysis(rec: &SuccessRecord, text: &str, entities_requested: bool, color
             );
             for e in &rec.entities {
                 let span = format!("{}..{}", e.start, e.end);
-                let label = if color {
-                    format!("{}{:<6}{RESET}", label_color(&e.label), e.label)
-                } else {
-                    format!("{:<6}", e.label)
-                };
+                let label = label_cell(&e.label, color);
                 let _ = writeln!(
                     out,
                     "{label} {span:>15} {:>6.3} {:>5}  {}",
@@ -136,6 +128,15 @@ pub fn analysis(rec: &SuccessRecord, text: &str, entities_requested: bool, color
         }
     }
     out
+}
+
+/// A table's label column, six wide, in the label's colour when `color`.
+fn label_cell(label: &str, color: bool) -> String {
+    if color {
+        format!("{}{label:<6}{RESET}", label_color(label))
+    } else {
+        format!("{label:<6}")
+    }
 }
 
 /// The article with each entity marked: coloured when `color`, otherwise
