@@ -115,6 +115,19 @@ def greedy_oracle(sent_toks, ref_toks, k):
 # ---------------------------------------------------------------- features
 FEATURES = ["rel_pos", "inv_sqrt_pos", "is_first", "log_chars", "log_words",
             "short", "log_n", "centroid_cos", "first_cos"]
+# Quotation marks and reporting verbs (with and without the conjunction):
+# a sentence that quotes or attributes.
+QUOTE_MARKS = set("«»\"“”")
+REPORTING = {"قال", "وقال", "أضاف", "وأضاف", "أكد", "وأكد", "صرح", "وصرح", "أوضح", "وأوضح"}
+
+
+def quotes(sentence: str) -> bool:
+    return any(c in QUOTE_MARKS for c in sentence) or any(
+        w.strip("،,.:؛!?؟()«»\"") in REPORTING for w in sentence.split())
+
+
+def has_digit(sentence: str) -> bool:
+    return any(unicodedata.category(c) == "Nd" for c in sentence)
 
 
 def features(sentences, emb: np.ndarray, names=FEATURES) -> np.ndarray:
@@ -146,6 +159,12 @@ def features(sentences, emb: np.ndarray, names=FEATURES) -> np.ndarray:
             v = cen
         elif name == "first_cos":
             v = first
+        elif name == "mean_cos":
+            v = (emb @ emb.sum(axis=0) - (emb * emb).sum(axis=1)) / max(n - 1, 1)
+        elif name == "quote":
+            v = [1.0 if quotes(s) else 0.0 for s in sentences]
+        elif name == "digit":
+            v = [1.0 if has_digit(s) else 0.0 for s in sentences]
         else:
             raise ValueError(name)
         cols.append(np.asarray(v, dtype=np.float32))
