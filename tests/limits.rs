@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use common::{models_dir, request, tasks, Server};
 use khulasa::proto::{
-    summarizer_client::SummarizerClient, summary_options::Mode, AnalyzeRequest, SummaryOptions,
-    Task,
+    summarizer_client::SummarizerClient, summary_options::Mode, AnalyzeRequest, GetInfoRequest,
+    SummaryOptions, Task,
 };
 use tonic::Code;
 
@@ -107,6 +107,13 @@ async fn entities_need_an_entity_model() {
     let dir_arg = dir.path().to_str().unwrap().to_string();
     let server = Server::start_serving(&["--models", &dir_arg]).await;
     let mut client = server.client().await;
+    // No sentence-scoring model either: GetInfo says LexRank ranks.
+    let info = client
+        .get_info(GetInfoRequest {})
+        .await
+        .expect("get_info")
+        .into_inner();
+    assert_eq!(info.summarizer, "lexrank");
     let req = AnalyzeRequest {
         tasks: tasks(&[Task::Entities]),
         ..request("ents", ECONOMY)

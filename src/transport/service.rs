@@ -316,6 +316,9 @@ impl Summarizer for SummarizerService {
                 .map(String::from)
                 .collect(),
             entity_languages,
+            summarizer: analyzer
+                .map(|a| a.models().default_summarizer().to_string())
+                .unwrap_or_default(),
         }));
         metrics::record_request(Method::GetInfo, Code::Ok, received.elapsed());
         response
