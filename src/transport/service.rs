@@ -22,7 +22,7 @@ use super::{
     status, telemetry,
 };
 use crate::{
-    pipeline::{Analysis, Analyzer, ArticleRequest, Limits, StopSignal},
+    pipeline::{Analysis, AnalyzeError, Analyzer, ArticleRequest, Limits, StopSignal, Stopped},
     proto::{self, summarizer_server::Summarizer},
 };
 
@@ -103,10 +103,18 @@ impl SummarizerService {
         let request = Arc::new(request);
         let job = Arc::clone(&request);
         let span = tracing::Span::current();
+        let job_id = id.clone();
         let analysis = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             let _span = span.enter();
-            analyzer.analyze(&job, &stop)
+            let result = analyzer.analyze(&job, &stop);
+            if let Err(AnalyzeError::Stopped(Stopped::Cancelled)) = &result {
+                // Nobody waits for this answer any more (the client went
+                // away, or its deadline was already answered): the one trace
+                // of the work stopping early (tests/lifecycle.rs looks for it).
+                tracing::info!(id = job_id, "analysis stopped: nobody waits for the answer");
+            }
+            result
         });
         // Answer DEADLINE_EXCEEDED ourselves, a little before the client's
         // deadline (see `admission::deadline`): tonic's own timeout would
