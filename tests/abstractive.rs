@@ -79,5 +79,6 @@ async fn the_service_serves_abstractive_summaries_from_a_seq2seq_export() {
         .find(|m| m.kind == "seq2seq")
         .expect("GetInfo lists the summarizer");
     assert_eq!(seq2seq.name, "mbart");
+    assert_eq!(info.summarizer, "abstractive");
     assert_eq!(seq2seq.sha256.len(), 64);
 }

@@ -4,13 +4,11 @@
 mod common;
 
 use std::{
-    io::{Read, Write},
-    net::TcpStream,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
-use common::{request, Server};
+use common::{request, sample, scrape, Server};
 use khulasa::proto::GetInfoRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::{
     trace_service_server::{TraceService, TraceServiceServer},
@@ -33,66 +31,89 @@ fn traced<T>(message: T) -> Request<T> {
     req
 }
 
-/// The address from the server's "metrics endpoint ready" log line.
-async fn metrics_url(server: &Server) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(url) = server
-            .log()
-            .iter()
-            .find_map(|l| l.split("metrics=").nth(1).map(str::to_string))
-        {
-            return url
-                .split_whitespace()
-                .next()
-                .unwrap()
-                .trim_matches('"')
-                .to_string();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no metrics line: {:?}",
-            server.log()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// A plain HTTP/1.1 GET; the test needs nothing more.
-fn scrape(url: &str) -> String {
-    let rest = url.strip_prefix("http://").expect("http url");
-    let (host, path) = rest.split_once('/').expect("url has a path");
-    let mut stream = TcpStream::connect(host).expect("connect to metrics");
-    write!(
-        stream,
-        "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-    response
-}
-
-/// The value of the one sample of `name` whose labels include all of `labels`.
-fn sample(exposition: &str, name: &str, labels: &[&str]) -> Option<f64> {
-    exposition
+/// The metric families of the README's metrics table: (names, type, labels).
+fn readme_families() -> Vec<(Vec<String>, String, Vec<String>)> {
+    let readme = std::fs::read_to_string(common::repo_root().join("README.md")).unwrap();
+    let cells = |line: &str| -> Vec<String> {
+        line.trim()
+            .trim_matches('|')
+            .split('|')
+            .map(|c| c.trim().to_string())
+            .collect()
+    };
+    let ticked = |cell: &str| -> Vec<String> {
+        cell.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
+    };
+    let families: Vec<_> = readme
         .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter(|l| {
-            l.strip_prefix(name)
-                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        .skip_while(|l| !l.trim().starts_with("| metric | type | labels |"))
+        .skip(2)
+        .take_while(|l| l.trim().starts_with('|'))
+        .map(|l| {
+            let c = cells(l);
+            (ticked(&c[0]), c[1].clone(), ticked(&c[2]))
         })
-        .find(|l| labels.iter().all(|label| l.contains(label)))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
+        .collect();
+    assert!(families.len() >= 10, "README metrics table: {families:?}");
+    families
+}
+
+/// Every family the README lists is exported with its type, every sample
+/// carries the labels listed, and a `model` label names a model GetInfo lists.
+fn check_readme_families(text: &str, model_names: &[&str]) {
+    for (names, kind, labels) in readme_families() {
+        for name in names {
+            if let Some(prefix) = name.strip_suffix('*') {
+                assert!(
+                    text.lines().any(|l| l.starts_with(prefix)),
+                    "no {name} family in\n{text}"
+                );
+                continue;
+            }
+            assert!(
+                text.contains(&format!("# TYPE {name} {kind}\n")),
+                "{name} is not exported as a {kind}:\n{text}"
+            );
+            let samples: Vec<&str> = text
+                .lines()
+                .filter(|l| !l.starts_with('#'))
+                .filter(|l| {
+                    l.strip_prefix(name.as_str()).is_some_and(|rest| {
+                        rest.starts_with([' ', '{'])
+                            || ["_bucket{", "_sum", "_count"]
+                                .iter()
+                                .any(|s| rest.starts_with(s))
+                    })
+                })
+                .collect();
+            assert!(!samples.is_empty(), "no {name} samples in\n{text}");
+            for sample in samples {
+                for label in &labels {
+                    let value = sample
+                        .split_once(&format!("{label}=\""))
+                        .and_then(|(_, rest)| rest.split('"').next())
+                        .unwrap_or_else(|| panic!("{name} sample without {label}: {sample}"));
+                    if label == "model" {
+                        assert!(
+                            model_names.contains(&value),
+                            "{sample}: model {value:?} is none of GetInfo's {model_names:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 }
 
 #[tokio::test]
 async fn metrics_count_requests_by_method_and_code_and_time_each_stage() {
     let server =
         Server::start_serving(&["--metrics-listen", "127.0.0.1:0", "--batching", "on"]).await;
-    let url = metrics_url(&server).await;
+    let url = server.metrics_url().await;
     let mut client = server.client().await;
 
     client
@@ -101,11 +122,17 @@ async fn metrics_count_requests_by_method_and_code_and_time_each_stage() {
         .expect("analyze");
     let bad = client.analyze(request("empty", "")).await.unwrap_err();
     assert_eq!(bad.code(), tonic::Code::InvalidArgument);
-    client.get_info(GetInfoRequest {}).await.expect("info");
+    let info = client
+        .get_info(GetInfoRequest {})
+        .await
+        .expect("info")
+        .into_inner();
 
     let text = tokio::task::spawn_blocking(move || scrape(&url))
         .await
         .unwrap();
+    let model_names: Vec<&str> = info.models.iter().map(|m| m.name.as_str()).collect();
+    check_readme_families(&text, &model_names);
     let count = |labels: &[&str]| sample(&text, "khulasa_requests_total", labels);
     assert_eq!(
         count(&[r#"method="Analyze""#, r#"code="OK""#]),
@@ -155,7 +182,7 @@ async fn metrics_count_requests_by_method_and_code_and_time_each_stage() {
     );
     // With batching on, NER windows go through the batcher.
     assert!(
-        sample(&text, "khulasa_batch_size_count", &[r#"model="ner""#]).is_some_and(|n| n >= 1.0),
+        sample(&text, "khulasa_batch_size_count", &[r#"model="ner-ar""#]).is_some_and(|n| n >= 1.0),
         "{text}"
     );
     let chars = ARTICLE.chars().count() as f64;

@@ -376,6 +376,15 @@ async fn get_info_lists_models_limits_and_languages() {
         .expect("entity model listed");
     assert_eq!(ner.labels, ["PER", "LOC", "ORG", "MISC"]);
     assert_eq!(ner.sha256.len(), 64);
+    // The default set-up ranks sentences with the learned scorer of
+    // models/summarizer-ext; without it the server would fall back to LexRank.
+    let scorer = info
+        .models
+        .iter()
+        .find(|m| m.kind == "sentence-scoring")
+        .expect("the learned scorer (models/summarizer-ext) is loaded");
+    assert_eq!(scorer.name, "summarizer-ext");
+    assert_eq!(info.summarizer, "learned-scorer");
 }
 
 #[tokio::test]

@@ -29,7 +29,7 @@ LEXICON = Path(__file__).resolve().parent / "ar_words.tsv"
 PROCLITICS = ["وب", "ول", "وك", "فب", "فل", "فك", "و", "ف", "ب", "ل", "ك"]
 # Removed for matching: the chars the models never see (tatweel, harakat,
 # Quranic marks, invisible format chars), as src/text/normalize.rs.
-_STRIPPED = re.compile("[\u061C\u0640\u064B-\u065F\u0670\u06D6-\u06DC\u06DF-\u06E4\u06E7\u06E8"
+STRIPPED = re.compile("[\u061C\u0640\u064B-\u065F\u0670\u06D6-\u06DC\u06DF-\u06E4\u06E7\u06E8"
                        "\u06EA-\u06ED\u200B-\u200F\u202A-\u202E\u2066-\u2069\uFEFF]")
 _FOLD = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه"})
 
@@ -37,7 +37,7 @@ _FOLD = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي
 def match_key(word: str) -> str:
     """The form two spellings of one name share: stripped chars removed, alef
     with hamza or madda -> alef, alef maqsura -> yaa, taa marbuta -> haa."""
-    return _STRIPPED.sub("", word).translate(_FOLD)
+    return STRIPPED.sub("", word).translate(_FOLD)
 
 
 def load_lexicon(path: Path = LEXICON) -> dict[str, tuple[int, int]]:
@@ -66,7 +66,7 @@ def decide(word: str, doc: set[str], lex: dict[str, tuple[int, int]]) -> tuple[i
     of the name). (0, match_key(word)) keeps the word whole."""
     key = match_key(word)
     news_w, name_w = lex.get(key, (0, 0))
-    kept = _STRIPPED.sub("", word)
+    kept = STRIPPED.sub("", word)
     best = (0, key, 0)
     for p, rest, cut in _splits(key):
         news_r, name_r = lex.get(rest, (0, 0))

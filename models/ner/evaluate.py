@@ -8,6 +8,11 @@ DEV = the seeded 10% of ANERcorp train sentences (see data.split_dev). Each
 sentence's text is its tokens joined by single spaces; gold spans are
 code-point offsets into that text (a token's service words: first keeps the
 tag, the rest become I-<type>).
+
+Through a server (--endpoint), each entity's start, predicted and gold, is
+moved to the start of the whitespace-delimited word that holds it before
+spans are compared: the service may leave a leading proclitic (و ف ب ل ك ...)
+out of a span, while ANERcorp tags whole tokens.
 """
 from __future__ import annotations
 
@@ -75,6 +80,28 @@ def _stubs(proto):
     return importlib.import_module(mod + "_pb2"), importlib.import_module(mod + "_pb2_grpc")
 
 
+def word_starts(text):
+    """For each code point of `text`, the start of the whitespace-delimited
+    word that holds it (its own index for whitespace)."""
+    out, start = [], 0
+    for i, c in enumerate(text):
+        if c.isspace():
+            start = i + 1
+            out.append(i)
+        else:
+            out.append(start)
+    return out
+
+
+def to_word_start(entities, text):
+    """Entities (label, start, end) with each start moved to the start of the
+    whitespace-delimited word that contains it: a span that leaves out a
+    leading proclitic (و ف ب ل ك ...) of its first word counts as the whole
+    word, as ANERcorp's gold tokens do."""
+    starts = word_starts(text)
+    return {(lab, starts[s] if s < len(starts) else s, e) for lab, s, e in entities}
+
+
 def eval_endpoint(endpoint, texts, golds, proto):
     import grpc
 
@@ -93,7 +120,8 @@ def eval_endpoint(endpoint, texts, golds, proto):
             p.add((e.label, e.start, e.end))
             if t[e.start:e.end] != e.text:
                 mismatched += 1
-        preds.append(p)
+        preds.append(to_word_start(p, t))
+    golds = [to_word_start(g, t) for g, t in zip(golds, texts)]
     res = prf(golds, preds, LABS)
     res["_seconds"] = round(time.time() - t0, 1)
     res["_text_mismatches"] = mismatched

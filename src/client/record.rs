@@ -230,6 +230,10 @@ pub struct InfoRecord {
     pub limits: Option<LimitsRecord>,
     pub languages: Vec<String>,
     pub entity_languages: Vec<String>,
+    /// The summarizer a request gets by default (`learned-scorer`,
+    /// `lexrank`, `abstractive`); empty from servers that do not say.
+    #[serde(default)]
+    pub summarizer: String,
 }
 
 /// One loaded model.
@@ -278,6 +282,7 @@ impl InfoRecord {
             }),
             languages: info.languages,
             entity_languages: info.entity_languages,
+            summarizer: info.summarizer,
         }
     }
 }
@@ -396,10 +401,12 @@ mod tests {
             }),
             languages: vec!["ar".into(), "en".into()],
             entity_languages: vec!["ar".into()],
+            summarizer: "learned-scorer".into(),
         };
         let rec = InfoRecord::from_response("http://h:1", info);
         assert_eq!(rec.endpoint, "http://h:1");
         assert_eq!(rec.models[0].max_tokens, 512);
+        assert_eq!(rec.summarizer, "learned-scorer");
         assert_eq!(rec.limits.as_ref().unwrap().max_article_chars, 100_000);
     }
 }

@@ -199,6 +199,9 @@ pub fn info(rec: &InfoRecord) -> String {
     );
     let _ = writeln!(out, "languages:        {}", or_none(&rec.languages));
     let _ = writeln!(out, "entity languages: {}", or_none(&rec.entity_languages));
+    if !rec.summarizer.is_empty() {
+        let _ = writeln!(out, "summarizer: {}", rec.summarizer);
+    }
     match &rec.limits {
         Some(l) => {
             let _ = writeln!(
@@ -419,6 +422,7 @@ mod tests {
             }),
             languages: vec!["ar".into()],
             entity_languages: vec![],
+            summarizer: "learned-scorer".into(),
         };
         let out = info(&rec);
         assert!(
@@ -427,5 +431,6 @@ mod tests {
         );
         assert!(out.contains("labels O, B-PER"));
         assert!(out.contains("entity languages: -"));
+        assert!(out.contains("summarizer: learned-scorer"), "{out}");
     }
 }

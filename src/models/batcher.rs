@@ -149,7 +149,7 @@ impl Batching {
 
     pub(crate) fn start(
         &self,
-        name: &'static str,
+        name: &str,
         pool: Arc<SessionPool>,
         sessions: usize,
         run: Box<RunBatch>,
@@ -217,7 +217,8 @@ struct Queue {
 }
 
 struct Shared {
-    name: &'static str,
+    /// The model's manifest name: the `model` label of the batch metrics.
+    name: String,
     queue: Mutex<Queue>,
     ready: Condvar,
     config: BatchConfig,
@@ -235,7 +236,7 @@ pub(crate) struct Batcher {
 impl Batcher {
     /// Starts one worker per session of `pool`.
     pub(crate) fn start(
-        name: &'static str,
+        name: &str,
         pool: Arc<SessionPool>,
         sessions: usize,
         config: BatchConfig,
@@ -243,7 +244,7 @@ impl Batcher {
         run: Box<RunBatch>,
     ) -> Result<Self, ModelError> {
         let shared = Arc::new(Shared {
-            name,
+            name: name.to_owned(),
             queue: Mutex::new(Queue::default()),
             ready: Condvar::new(),
             config,
@@ -393,11 +394,12 @@ fn work(shared: &Shared) {
 fn run_batch(shared: &Shared, batch: Vec<Row>) {
     let rows: Vec<&[u32]> = batch.iter().map(|r| r.tokens.as_slice()).collect();
     let width = rows.iter().map(|r| r.len()).max().unwrap_or(0);
-    metrics::histogram!(metric_names::BATCH_SIZE, "model" => shared.name).record(rows.len() as f64);
-    metrics::histogram!(metric_names::BATCH_TOKENS, "model" => shared.name)
+    metrics::histogram!(metric_names::BATCH_SIZE, "model" => shared.name.clone())
+        .record(rows.len() as f64);
+    metrics::histogram!(metric_names::BATCH_TOKENS, "model" => shared.name.clone())
         .record((width * rows.len()) as f64);
     tracing::debug!(
-        model = shared.name,
+        model = shared.name.as_str(),
         rows = rows.len(),
         tokens = width * rows.len(),
         "batch"

@@ -24,7 +24,9 @@ pub use sentence_scorer::SentenceScorer;
 pub use token_classifier::{TokenClassifier, WordPooling};
 
 /// Names of the metrics recorded inside the model layer, where the work
-/// happens; the transport describes and exports them.
+/// happens; the transport describes and exports them. Every family with a
+/// `model` label uses the model's manifest name (`e5-small`, `ner-ar`, as
+/// GetInfo lists it).
 pub mod metric_names {
     /// Inputs (windows or sentences) per ONNX call of the batcher, by model.
     pub const BATCH_SIZE: &str = "khulasa_batch_size";

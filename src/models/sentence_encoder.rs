@@ -39,7 +39,12 @@ impl SentenceEncoder {
         let pool = Arc::new(SessionPool::load(runtime, &dir.join("model.onnx"), layout)?);
         let one_row = manifest.max_batch_rows == Some(1);
         let batcher = if batching.config.enabled && !one_row {
-            Some(batching.start("e5", Arc::clone(&pool), layout.sessions, Box::new(run_rows))?)
+            Some(batching.start(
+                &manifest.name,
+                Arc::clone(&pool),
+                layout.sessions,
+                Box::new(run_rows),
+            )?)
         } else {
             None
         };

@@ -127,7 +127,7 @@ impl TokenClassifier {
         let batcher = if batching.config.enabled {
             let n_labels = labels.len();
             Some(batching.start(
-                "ner",
+                &manifest.name,
                 Arc::clone(&pool),
                 layout.sessions,
                 Box::new(move |session, rows| run_rows(session, rows, n_labels)),

@@ -158,6 +158,17 @@ impl ModelSet {
         })
     }
 
+    /// The summarizer a request gets by default: `abstractive` with a seq2seq
+    /// model, else `learned-scorer` with a sentence-scoring model, else
+    /// `lexrank` (v1 centrality and the position prior).
+    pub fn default_summarizer(&self) -> &'static str {
+        match (&self.abstractive, &self.scorer) {
+            (Some(_), _) => "abstractive",
+            (None, Some(_)) => "learned-scorer",
+            (None, None) => "lexrank",
+        }
+    }
+
     pub fn manifests(&self) -> Vec<&Manifest> {
         std::iter::once(self.encoder.manifest())
             .chain(self.entities.as_ref().map(|(c, _)| c.manifest()))

@@ -22,7 +22,7 @@ use super::{
     status, telemetry,
 };
 use crate::{
-    pipeline::{Analysis, Analyzer, ArticleRequest, Limits, StopSignal},
+    pipeline::{Analysis, AnalyzeError, Analyzer, ArticleRequest, Limits, StopSignal, Stopped},
     proto::{self, summarizer_server::Summarizer},
 };
 
@@ -111,12 +111,20 @@ impl SummarizerService {
         let request = Arc::new(request);
         let job = Arc::clone(&request);
         let span = tracing::Span::current();
+        let job_id = id.clone();
         let analysis = tokio::task::spawn_blocking(move || {
             let _span = span.enter();
             let started = std::time::Instant::now();
             let result = analyzer.analyze(&job, &stop);
-            if result.is_ok() {
-                admitted.finished(started.elapsed());
+            match &result {
+                Ok(_) => admitted.finished(started.elapsed()),
+                Err(AnalyzeError::Stopped(Stopped::Cancelled)) => {
+                    // Nobody waits for this answer any more (the client went
+                    // away, or its deadline was already answered): the one trace
+                    // of the work stopping early (tests/lifecycle.rs looks for it).
+                    tracing::info!(id = job_id, "analysis stopped: nobody waits for the answer");
+                }
+                Err(_) => {}
             }
             result // the worker is free once `admitted` is dropped here
         });
@@ -329,6 +337,9 @@ impl Summarizer for SummarizerService {
                 .map(String::from)
                 .collect(),
             entity_languages,
+            summarizer: analyzer
+                .map(|a| a.models().default_summarizer().to_string())
+                .unwrap_or_default(),
         }));
         metrics::record_request(Method::GetInfo, Code::Ok, received.elapsed());
         response

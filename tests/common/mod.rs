@@ -157,6 +157,57 @@ impl Server {
         assert!(status.success());
     }
 
+    /// Waits until a log line satisfies `pred` (server state, not a timer;
+    /// the bound only turns a hang into a failure).
+    pub async fn wait_log(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + STATE_WAIT;
+        loop {
+            if let Some(line) = self.log().into_iter().find(|l| pred(l)) {
+                return line;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "never logged {what}; log: {:#?}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The `/metrics` URL from the "metrics endpoint ready" log line (the
+    /// server must run with `--metrics-listen 127.0.0.1:0`).
+    pub async fn metrics_url(&self) -> String {
+        let line = self
+            .wait_log("the metrics endpoint", |l| l.contains("metrics="))
+            .await;
+        let url = line.split("metrics=").nth(1).unwrap();
+        url.split_whitespace()
+            .next()
+            .unwrap()
+            .trim_matches('"')
+            .to_string()
+    }
+
+    /// Polls the value of the metric `name` (no labels) until `pred` holds.
+    pub async fn wait_metric(&self, name: &str, pred: impl Fn(f64) -> bool) -> f64 {
+        let url = self.metrics_url().await;
+        let deadline = Instant::now() + STATE_WAIT;
+        loop {
+            let url = url.clone();
+            let text = tokio::task::spawn_blocking(move || scrape(&url))
+                .await
+                .unwrap();
+            if let Some(v) = sample(&text, name, &[]).filter(|v| pred(*v)) {
+                return v;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name} never reached the expected value:\n{text}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Waits for the process to exit and returns its exit code.
     pub fn wait_exit(&self, timeout: Duration) -> Option<i32> {
         let deadline = Instant::now() + timeout;
@@ -179,6 +230,41 @@ impl Drop for Server {
             let _ = child.wait();
         }
     }
+}
+
+/// How long a test waits for a server state before failing: generous, so a
+/// loaded machine only makes tests slower, never red.
+pub const STATE_WAIT: Duration = Duration::from_secs(300);
+
+/// A plain HTTP/1.1 GET of a metrics URL; the tests need nothing more.
+pub fn scrape(url: &str) -> String {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").expect("http url");
+    let (host, path) = rest.split_once('/').expect("url has a path");
+    let mut stream = std::net::TcpStream::connect(host).expect("connect to metrics");
+    write!(
+        stream,
+        "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    response
+}
+
+/// The value of the one sample of `name` whose labels include all of `labels`.
+pub fn sample(exposition: &str, name: &str, labels: &[&str]) -> Option<f64> {
+    exposition
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .find(|l| labels.iter().all(|label| l.contains(label)))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
 }
 
 static SHARED: OnceLock<Server> = OnceLock::new();
