@@ -38,7 +38,7 @@ async fn slow_article(server: &Server, at_least: Duration) -> (String, Duration)
 }
 
 #[tokio::test]
-async fn a_full_queue_fails_fast_and_a_deadline_ends_the_wait() {
+async fn a_full_queue_fails_fast_and_the_queued_request_is_served() {
     let server = Server::start_serving(&[
         "--max-concurrent",
         "1",
@@ -48,10 +48,8 @@ async fn a_full_queue_fails_fast_and_a_deadline_ends_the_wait() {
         "127.0.0.1:0",
     ])
     .await;
-    // The queued request's deadline must pass while the long article still
-    // holds the only worker: an article that takes several times as long.
-    let wait = Duration::from_secs(2);
-    let (long_text, _) = slow_article(&server, wait * 5).await;
+    // A long article holds the only worker while the queue fills.
+    let (long_text, _) = slow_article(&server, Duration::from_secs(5)).await;
     let mut busy_client = server.client().await;
     let long = AnalyzeRequest {
         tasks: tasks(&[Task::Summary]),
@@ -62,13 +60,13 @@ async fn a_full_queue_fails_fast_and_a_deadline_ends_the_wait() {
         .wait_metric("khulasa_in_flight_requests", |v| v == 1.0)
         .await;
 
-    // The next request waits in the queue, with a short deadline…
+    // The next request waits in the queue (no deadline: a short one would
+    // be refused at once now that the server knows its speed, see
+    // tests/admission.rs; a deadline passing in the queue is covered by the
+    // admission unit tests)…
     let mut waiting_client = server.client().await;
-    let waiting = tokio::spawn(async move {
-        let mut req = tonic::Request::new(request("waiting", ECONOMY));
-        req.set_timeout(wait);
-        waiting_client.analyze(req).await
-    });
+    let waiting =
+        tokio::spawn(async move { waiting_client.analyze(request("waiting", ECONOMY)).await });
     server
         .wait_metric("khulasa_queue_depth", |v| v == 1.0)
         .await;
@@ -82,12 +80,11 @@ async fn a_full_queue_fails_fast_and_a_deadline_ends_the_wait() {
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
     assert!(status.message().contains("limit 1"), "{status:?}");
 
-    let status = waiting
+    busy.await.unwrap().expect("the long article completes");
+    waiting
         .await
         .unwrap()
-        .expect_err("deadline passes in the queue");
-    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
-    busy.await.unwrap().expect("the long article completes");
+        .expect("the queued request is served once the worker is free");
     // With the worker free again, requests go through.
     client
         .analyze(request("after", ECONOMY))

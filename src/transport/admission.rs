@@ -7,7 +7,7 @@
 //! updates a running estimate of how many code points one worker analyzes
 //! per second; a request with a deadline whose predicted finish (the work
 //! ahead of it spread over the workers, then its own) falls after that
-//! deadline is refused at once, with a `grpc-retry-pushback-ms` trailer
+//! deadline, though its own work alone would fit, is refused at once, with a `grpc-retry-pushback-ms` trailer
 //! saying when the queue should have room (gRPC's retry design), so a client
 //! or mesh can send it to another replica instead of waiting in vain.
 //! Requests without a deadline only meet the queue's bounds.
@@ -198,7 +198,10 @@ impl Admission {
         let wait = Duration::from_secs_f64(ahead as f64 / self.worker_count as f64 / rate);
         let own = Duration::from_secs_f64(chars as f64 / rate);
         let left = deadline.saturating_duration_since(Instant::now());
-        if wait + own <= left {
+        // Only the queue makes a request late here; one too long for its
+        // deadline even on an idle server is tried (and stopped at the
+        // deadline), since no other replica would do better.
+        if wait + own <= left || own > left {
             return Ok(());
         }
         let mut status = Status::resource_exhausted(format!(
@@ -385,12 +388,16 @@ mod tests {
             .unwrap();
         assert!((59_000..=60_000).contains(&pushback), "{pushback}");
         // Without a deadline it waits as before; with a deadline it can
-        // meet, too.
+        // meet, too, and so does one it could not meet even alone (no other
+        // replica would do better: it runs until its deadline).
         let mut patient = std::pin::pin!(admission.admit(2_000, None));
         assert!(poll_once(patient.as_mut()).is_pending());
         let far = Instant::now() + Duration::from_secs(600);
         let mut in_time = std::pin::pin!(admission.admit(2_000, Some(far)));
         assert!(poll_once(in_time.as_mut()).is_pending());
+        let soon = Instant::now() + Duration::from_secs(1);
+        let mut hopeless = std::pin::pin!(admission.admit(2_000, Some(soon)));
+        assert!(poll_once(hopeless.as_mut()).is_pending());
     }
 
     #[tokio::test]
