@@ -2,8 +2,9 @@
 (src/text/segment.rs), used only to segment *training* articles without a
 round trip through the service (which would also embed every sentence, doubling
 the cost on 2 CPU cores). Dev articles are always segmented by the service.
-Same rules except the abbreviation list; its agreement with the service on the
-dev articles is printed by `embed.py`."""
+Same rules, the abbreviation list included (is_abbreviation, added for the
+golden fixtures of tests/golden.rs); its agreement with the service on the dev
+articles is printed by `embed.py --check`."""
 import unicodedata
 
 TERM = set(".!?\u061F\u061B\u06D4\u2026\u203C\u203D\u2047\u2048\u2049\u3002\uFF01\uFF0E\uFF1F")
@@ -22,6 +23,63 @@ def trim(text, a, b):
     while b > a and is_space(text[b - 1]):
         b -= 1
     return a, b
+
+
+# src/text/segment/abbrev.rs: periods that close an abbreviation.
+ENGLISH = {
+    "Mr", "Mrs", "Ms", "Mx", "Dr", "Prof", "St", "Jr", "Sr", "Gen", "Gov", "Sen", "Rep", "Col",
+    "Lt", "Capt", "Sgt", "Rev", "Hon", "Mt", "Ave", "Blvd", "Inc", "Ltd", "Co", "Corp", "Bros",
+    "No", "Nos", "Vol", "Fig", "Dept", "Univ", "Jan", "Feb", "Mar", "Apr", "Jun", "Jul", "Aug",
+    "Sep", "Sept", "Oct", "Nov", "Dec", "vs", "etc", "approx", "cf", "al", "Mme", "Mlle",
+}
+TATWEEL = "\u0640"
+JOINERS = {"\u200c", "\u200d"}
+
+
+def _is_mark(c):
+    return unicodedata.category(c) in ("Mn", "Mc", "Me")
+
+
+def _is_arabic_letter(c):
+    o = ord(c)
+    return (0x600 <= o <= 0x6FF or 0x750 <= o <= 0x77F or 0x870 <= o <= 0x8FF
+            or 0xFB50 <= o <= 0xFDFF or 0xFE70 <= o <= 0xFEFF) and c.isalpha() \
+        and not _is_mark(c) and c != TATWEEL
+
+
+def _single_letter(part):
+    letters = [c for c in part if c != TATWEEL and not _is_mark(c) and c not in JOINERS]
+    return letters[0] if len(letters) == 1 and letters[0].isalpha() else None
+
+
+def is_abbreviation(before):
+    """Twin of abbrev::is_abbreviation: an English abbreviation, a single
+    Arabic letter, a single uppercase initial, or letters joined by periods."""
+    start = len(before)
+    for n, c in enumerate(reversed(before)):
+        if not (c.isalnum() or c == "." or c == TATWEEL or _is_mark(c) or c in JOINERS):
+            break
+        if n >= 24:
+            return False
+        start -= 1
+    token = before[start:]
+    if not token:
+        return False
+    parts, single = 0, None
+    for part in token.split("."):
+        parts += 1
+        letter = _single_letter(part)
+        if letter is not None:
+            single = letter
+        elif parts == 1 and "." not in token:
+            return token in ENGLISH
+        else:
+            return False
+    if single is None:
+        return False
+    if parts == 1:
+        return _is_arabic_letter(single) or single.isupper()
+    return True
 
 
 def _split(text):
@@ -58,7 +116,7 @@ def _split(text):
                     digits += 1
                 listnum = 1 <= digits <= 3 and first_vis == i - digits
                 nxt = next((d for d in text[end:] if not is_space(d) or d in LINE), "")
-                ok = not (listnum or nxt.islower())
+                ok = not (is_abbreviation(before) or listnum or nxt.islower())
             if ok:
                 pieces.append((start, end))
                 start, first_vis = end, None

@@ -137,8 +137,10 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         }
     }
 
-    set_health(&health, ServingStatus::NotServing).await;
+    // Draining first, then NOT_SERVING: whoever sees NOT_SERVING finds new
+    // calls already refused.
     let _ = shutdown_tx.send(true);
+    set_health(&health, ServingStatus::NotServing).await;
     let _ = stop_tx.send(());
     tokio::select! {
         result = tokio::time::timeout(args.drain_deadline(), &mut server) => match result {

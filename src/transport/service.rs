@@ -67,6 +67,19 @@ impl SummarizerService {
         }
     }
 
+    /// UNAVAILABLE for a call that arrives once the drain has begun: on a
+    /// connection opened before the signal, a call can still reach the
+    /// service before the client has read the server's GOAWAY.
+    fn refuse_while_draining(&self, method: Method) -> Result<(), Status> {
+        if !*self.shutdown.borrow() {
+            return Ok(());
+        }
+        metrics::record_request(method, Code::Unavailable, std::time::Duration::ZERO);
+        Err(Status::unavailable(
+            "server is shutting down: resend the request to another replica",
+        ))
+    }
+
     /// [`Self::analyze_article`], counted in the metrics as one `method`
     /// request.
     async fn analyze_one(
@@ -217,6 +230,7 @@ impl Summarizer for SummarizerService {
         &self,
         request: Request<proto::AnalyzeRequest>,
     ) -> Result<Response<proto::AnalyzeResponse>, Status> {
+        self.refuse_while_draining(Method::Analyze)?;
         let deadline = admission::deadline(request.metadata(), admission::Arrival::of(&request));
         let span = telemetry::rpc_span("Analyze", request.metadata());
         self.analyze_one(Method::Analyze, request.into_inner(), deadline)
@@ -231,6 +245,7 @@ impl Summarizer for SummarizerService {
         &self,
         request: Request<Streaming<proto::AnalyzeRequest>>,
     ) -> Result<Response<Self::AnalyzeStreamStream>, Status> {
+        self.refuse_while_draining(Method::AnalyzeStream)?;
         let deadline = admission::deadline(request.metadata(), admission::Arrival::of(&request));
         let span = telemetry::rpc_span("AnalyzeStream", request.metadata());
         let mut inbound = request.into_inner();
