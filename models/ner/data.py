@@ -9,9 +9,14 @@ LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-MISC", "
 LABEL2ID = {l: i for i, l in enumerate(LABELS)}
 DEV_SEED = 13
 DEV_FRACTION = 0.1
+DOC_GAP = 20  # sentences dropped between TRAIN and DEV in split_dev_docs
 
 
-def read_conll(path: str) -> list[list[tuple[str, str]]]:
+def read_conll(path: str, label_map: dict[str, str] | None = None) -> list[list[tuple[str, str]]]:
+    """CoNLL "token TAG" lines, blank line = sentence break; PERS -> PER.
+
+    label_map maps entity types (after PERS -> PER), e.g. {"MISC": "O"}: B-/I-
+    of a type mapped to "O" become O, others are renamed; IOB2 is repaired."""
     sents, cur = [], []
     with open(path, encoding="utf-8") as f:
         for line in f:
@@ -26,7 +31,22 @@ def read_conll(path: str) -> list[list[tuple[str, str]]]:
             cur.append((tok.strip(), tag))
     if cur:
         sents.append(cur)
+    if label_map:
+        sents = [map_labels(s, label_map) for s in sents]
     return sents
+
+
+def map_labels(sent, label_map):
+    out, prev = [], "O"
+    for tok, tag in sent:
+        if tag != "O":
+            typ = label_map.get(tag[2:], tag[2:])
+            tag = "O" if typ == "O" else tag[:2] + typ
+        if tag.startswith("I-") and prev[2:] != tag[2:]:
+            tag = "B-" + tag[2:]
+        out.append((tok, tag))
+        prev = tag
+    return out
 
 
 def split_dev(sents):
@@ -37,6 +57,41 @@ def split_dev(sents):
     dev = sorted(idx[:n_dev])
     train = sorted(idx[n_dev:])
     return [sents[i] for i in train], [sents[i] for i in dev]
+
+
+def split_dev_docs(sents, gap=DOC_GAP):
+    """Document-level split: ANERcorp train is in document order, so DEV = the
+    contiguous last round(0.1*n) sentences (whole later documents, like the
+    official test part that follows it) and TRAIN = everything before it except
+    the `gap` sentences right before DEV (so a document straddling the cut
+    does not put half of itself in TRAIN)."""
+    n = len(sents)
+    n_dev = round(n * DEV_FRACTION)
+    cut = n - n_dev
+    return list(sents[: max(0, cut - gap)]), list(sents[cut:])
+
+
+def split(sents, kind="random"):
+    if kind == "random":
+        return split_dev(sents)
+    if kind == "docs":
+        return split_dev_docs(sents)
+    raise ValueError(f"unknown split {kind!r}")
+
+
+def surface(text, start=0, end=None):
+    """Normalized surface of a span: service words, normalize_word, joined by a space."""
+    seg = text[start:end]
+    return " ".join(w for w in (normalize_word(seg[s:e]) for s, e in split_words(seg)) if w)
+
+
+def entity_surfaces(sents):
+    """Normalized surfaces of all gold entities (any label) in sents."""
+    out = set()
+    for sent in sents:
+        text, ents = gold_entities(sent)
+        out.update(surface(text, s, e) for _, s, e in ents)
+    return out
 
 
 def sentence_text(sent):

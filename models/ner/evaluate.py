@@ -3,8 +3,12 @@
   evaluate.py ANERCORP_TRAIN --onnx models/ner-ar [--model-file model.onnx]
   evaluate.py ANERCORP_TRAIN --endpoint 127.0.0.1:50051 [--proto proto/khulasa/v1/summarizer.proto]
   evaluate.py ANERCORP_TRAIN --dev-out dev.txt
+  evaluate.py ANERCORP_TRAIN --split docs --onnx DIR   # + seen/unseen entity scores
 
-DEV = the seeded 10% of ANERcorp train sentences (see data.split_dev). Each
+DEV (--split random, default) = the seeded 10% of ANERcorp train sentences
+(see data.split_dev); --split docs = the contiguous last 10% (whole later
+documents, data.split_dev_docs), where entities are also scored separately by
+whether their normalized surface occurs as a gold entity in that split's TRAIN. Each
 sentence's text is its tokens joined by single spaces; gold spans are
 code-point offsets into that text (a token's service words: first keeps the
 tag, the rest become I-<type>).
@@ -23,20 +27,54 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from data import gold_entities, read_conll, split_dev  # noqa: E402
+from data import entity_surfaces, gold_entities, read_conll, split, surface  # noqa: E402
 from infer import NerOnnx, prf  # noqa: E402
 
 LABS = ("PER", "LOC", "ORG", "MISC")
 
 
-def dev_set(anercorp):
-    _, dev = split_dev(read_conll(anercorp))
+def dev_set(anercorp, split_kind="random"):
+    _, dev = split(read_conll(anercorp), split_kind)
     texts, golds = [], []
     for s in dev:
         t, g = gold_entities(s)
         texts.append(t)
         golds.append(set(g))
     return dev, texts, golds
+
+
+def train_surfaces(anercorp, split_kind="docs"):
+    train, _ = split(read_conll(anercorp), split_kind)
+    return entity_surfaces(train)
+
+
+def seen_unseen(seen_surfaces, texts, golds, preds, labels=LABS):
+    """Entity scores split by novelty. An entity (gold or predicted) is "unseen"
+    when its normalized surface (data.surface) is not among seen_surfaces (the
+    gold entity surfaces of TRAIN, any label). A correct prediction has the gold
+    span, hence the same surface, so P/R/F1 per part are consistent.
+    Returns {"seen": prf, "unseen": prf, "unseen_gold_share": %}."""
+    parts = {"seen": ([], []), "unseen": ([], [])}
+    n_gold = n_unseen = 0
+    for t, g, p in zip(texts, golds, preds):
+        for key in parts:
+            want = key == "unseen"
+            parts[key][0].append({x for x in g if (surface(t, x[1], x[2]) not in seen_surfaces) == want})
+            parts[key][1].append({x for x in p if (surface(t, x[1], x[2]) not in seen_surfaces) == want})
+        n_gold += len(g)
+        n_unseen += len(parts["unseen"][0][-1])
+    out = {k: prf(gs, ps, labels) for k, (gs, ps) in parts.items()}
+    out["unseen_gold_share"] = round(100 * n_unseen / max(1, n_gold), 2)
+    return out
+
+
+def summary(res, su=None):
+    """One-line figures: per-label F1, micro, unseen F1, PER unseen recall."""
+    s = " ".join(f"{k} {res[k]['f1']:.2f}" for k in LABS) + f" micro {res['micro']['f1']:.2f}"
+    if su:
+        s += (f" | seen {su['seen']['micro']['f1']:.2f} unseen {su['unseen']['micro']['f1']:.2f}"
+              f" (R {su['unseen']['micro']['recall']:.2f}) PER-unseen R {su['unseen']['PER']['recall']:.2f}")
+    return s
 
 
 def join_docs(texts, golds, n):
@@ -52,12 +90,14 @@ def join_docs(texts, golds, n):
     return dt, dg
 
 
-def eval_onnx(model_dir, texts, golds, model_file="model.onnx"):
-    ner = NerOnnx(model_dir, model_file=model_file)
+def eval_onnx(model_dir, texts, golds, model_file="model.onnx", seen_surfaces=None, batch=1):
+    ner = NerOnnx(model_dir, model_file=model_file, batch=batch)
     t0 = time.time()
     preds = [{(e["label"], e["start"], e["end"]) for e in ents} for ents in ner.predict(texts)]
     res = prf(golds, preds, LABS)
     res["_seconds"] = round(time.time() - t0, 1)
+    if seen_surfaces is not None:
+        res["_seen_unseen"] = seen_unseen(seen_surfaces, texts, golds, preds)
     return res
 
 
@@ -125,6 +165,7 @@ def eval_endpoint(endpoint, texts, golds, proto):
     res = prf(golds, preds, LABS)
     res["_seconds"] = round(time.time() - t0, 1)
     res["_text_mismatches"] = mismatched
+    res["_preds"] = preds
     return res
 
 
@@ -133,6 +174,14 @@ def table(res, title):
     for k in LABS + ("micro",):
         r = res[k]
         lines.append(f"{k:6} {r['precision']:7.2f} {r['recall']:7.2f} {r['f1']:7.2f} {r['support']:6d}")
+    su = res.get("_seen_unseen")
+    if su:
+        lines.append(f"entities unseen in TRAIN: {su['unseen_gold_share']:.1f}% of gold")
+        for part in ("seen", "unseen"):
+            for k in LABS + ("micro",):
+                r = su[part][k]
+                lines.append(f"{part[:6]:6} {k:5} {r['precision']:7.2f} {r['recall']:7.2f} {r['f1']:7.2f} "
+                             f"{r['support']:6d}")
     return "\n".join(lines)
 
 
@@ -146,10 +195,14 @@ def main():
                                                      "..", "..", "proto", "khulasa", "v1", "summarizer.proto"))
     ap.add_argument("--dev-out", help="write the DEV sentences (text + gold entities) as JSON lines")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--split", choices=("random", "docs"), default="random",
+                    help="DEV split: seeded random sentences (default) or the contiguous last 10%% (documents)")
+    ap.add_argument("--batch", type=int, default=1, help="windows per ONNX call")
     ap.add_argument("--docs", type=int, default=1,
                     help="join N consecutive DEV sentences (space) into one text, like a short article")
     a = ap.parse_args()
-    dev, texts, golds = dev_set(a.anercorp)
+    dev, texts, golds = dev_set(a.anercorp, a.split)
+    seen = train_surfaces(a.anercorp, a.split) if a.split == "docs" else None
     if a.docs > 1:
         texts, golds = join_docs(texts, golds, a.docs)
     if a.dev_out:
@@ -161,14 +214,19 @@ def main():
         print(f"wrote {len(texts)} dev sentences to {a.dev_out}", file=sys.stderr)
     out = {}
     if a.onnx:
-        out["onnx"] = eval_onnx(a.onnx, texts, golds, a.model_file)
+        out["onnx"] = eval_onnx(a.onnx, texts, golds, a.model_file, seen, a.batch)
     if a.endpoint:
         out["endpoint"] = eval_endpoint(a.endpoint, texts, golds, a.proto)
+        preds = out["endpoint"].pop("_preds")
+        if seen is not None:
+            out["endpoint"]["_seen_unseen"] = seen_unseen(seen, texts, golds, preds)
     if a.json:
         print(json.dumps(out, indent=1))
     else:
         for k, v in out.items():
-            print(table(v, f"{k}: {len(texts)} dev texts ({a.docs} sentence(s) each; {v['_seconds']}s)"))
+            print(table(v, f"{k}: {len(texts)} {a.split}-split dev texts ({a.docs} sentence(s) each; "
+                           f"{v['_seconds']}s)"))
+            print("summary:", summary(v, v.get("_seen_unseen")))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,14 @@ service pipeline (infer.py: windows, pooling, IOB2 Viterbi, char spans) and
 the checkpoint with the best DEV micro F1 (best head) is kept.
 
 usage: train.py ANERCORP_TRAIN E5_BIN VOCAB_DIR OUT_DIR [--epochs N] ...
+       [--split random|docs] [--extra PATH[:TYPE=NEW,...]]... [--resume]
+
+--split docs holds out the contiguous last 10% of ANERcorp train (data.
+split_dev_docs) and also reports DEV F1 on entities unseen in TRAIN.
+--extra adds another CoNLL file to the training data (all of it; never to DEV),
+with an optional entity-type map, e.g. `aqmar/train.txt:MISC=O`.
+The run saves OUT_DIR/last.pt (weights, optimizer, position) every
+--save-every steps and after each epoch; `--resume` continues from it.
 """
 from __future__ import annotations
 
@@ -24,7 +32,9 @@ import torch.nn.functional as F
 from tokenizers import Tokenizer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from data import LABEL2ID, LABELS, gold_entities, model_words, read_conll, split_dev  # noqa: E402
+from data import (LABEL2ID, LABELS, chunks, entity_surfaces, gold_entities, model_words, read_conll,  # noqa: E402
+                  split)
+from evaluate import seen_unseen, summary  # noqa: E402
 from infer import (decode, make_windows, prf, text_words, window_inputs,  # noqa: E402
                    word_logits_many, word_pieces, PAD)
 from model import POOLINGS, E5Ner, load_pretrained  # noqa: E402
@@ -119,7 +129,7 @@ def word_hidden(h, first, last, meanm, pooling):
 
 
 @torch.no_grad()
-def evaluate_dev(model, tok, dev, max_tokens, heads, batch=16):
+def evaluate_dev(model, tok, dev, max_tokens, heads, batch=16, seen_surfaces=None):
     model.eval()
 
     def logits_fn(all_ids):
@@ -154,8 +164,46 @@ def evaluate_dev(model, tok, dev, max_tokens, heads, batch=16):
         for spans, per_head in zip(spans_all, wl):
             preds.append({(typ, spans[i][0], spans[j - 1][1]) for typ, i, j, _ in decode(per_head[h])})
         res[hd] = prf(golds, preds)
+        if seen_surfaces is not None:
+            res[hd]["_seen_unseen"] = seen_unseen(seen_surfaces, texts, golds, preds)
     model.train()
     return res
+
+
+def mention_pool(sents):
+    """Entity mentions by type: {type: [token tuple, ...]} (duplicates kept, so
+    frequent names are drawn more often)."""
+    pool = {}
+    for sent in sents:
+        tags = [t for _, t in sent]
+        for typ, i, j in chunks(tags):
+            pool.setdefault(typ, []).append(tuple(tok for tok, _ in sent[i:j]))
+    return pool
+
+
+def replace_mentions(sent, pool, rng, p_ent=0.5):
+    """Mention replacement: each entity is swapped, with probability p_ent, for
+    a random mention of the same type from the pool (tags B-/I- of that type)."""
+    tags = [t for _, t in sent]
+    out, k = [], 0
+    for typ, i, j in chunks(tags):
+        out.extend(sent[k:i])
+        if pool.get(typ) and rng.random() < p_ent:
+            toks = rng.choice(pool[typ])
+            out.extend((tok, ("B-" if n == 0 else "I-") + typ) for n, tok in enumerate(toks))
+        else:
+            out.extend(sent[i:j])
+        k = j
+    out.extend(sent[k:])
+    return out
+
+
+def parse_extra(spec):
+    """PATH or PATH:TYPE=NEW[,TYPE=NEW...] -> (path, {TYPE: NEW})."""
+    if ":" in spec and "=" in spec.rsplit(":", 1)[1]:
+        path, m = spec.rsplit(":", 1)
+        return path, dict(kv.split("=", 1) for kv in m.split(",") if kv)
+    return spec, {}
 
 
 def main():
@@ -178,6 +226,15 @@ def main():
     ap.add_argument("--pack", action="store_true", help="train on packed multi-sentence windows")
     ap.add_argument("--max-steps", type=int, default=0, help="stop (and evaluate) after N steps")
     ap.add_argument("--loss-heads", default="", help="heads that get a loss (default: all)")
+    ap.add_argument("--split", choices=("random", "docs"), default="random", help="DEV split (data.split)")
+    ap.add_argument("--extra", action="append", default=[], metavar="PATH[:TYPE=NEW,...]",
+                    help="more CoNLL training data (repeatable), with an optional entity-type map")
+    ap.add_argument("--resume", action="store_true", help="continue from OUT/last.pt if it exists")
+    ap.add_argument("--save-every", type=int, default=100, help="steps between last.pt saves")
+    ap.add_argument("--augment-mentions", type=float, default=0.0, metavar="P",
+                    help="each epoch, replace a training sentence by a mention-replaced copy with probability P")
+    ap.add_argument("--mention-pool", action="append", default=[], metavar="PATH[:TYPE=NEW,...]",
+                    help="CoNLL files whose mentions feed --augment-mentions (besides the training sentences)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -189,10 +246,37 @@ def main():
     tok = Tokenizer.from_file(os.path.join(a.vocab_dir, "tokenizer.json"))
     rows = np.load(os.path.join(a.vocab_dir, "rows.npy"))
     sents = read_conll(a.anercorp)
-    train, dev = split_dev(sents)
-    ex = build_packed(train, tok, a.max_tokens) if a.pack else build_examples(train, tok, a.max_tokens)
+    train, dev = split(sents, a.split)
+    seen = entity_surfaces(train) if a.split == "docs" else None
+    n_aner = len(train)
+    for spec in a.extra:
+        path, lmap = parse_extra(spec)
+        more = read_conll(path, lmap)
+        print(f"extra {path} map {lmap}: {len(more)} sents", flush=True)
+        train = train + more
+    def build(sents_):
+        return build_packed(sents_, tok, a.max_tokens) if a.pack else build_examples(sents_, tok, a.max_tokens)
+
+    pool = None
+    if a.augment_mentions:
+        pool_sents = list(train)
+        for spec in a.mention_pool:
+            path, lmap = parse_extra(spec)
+            pool_sents += read_conll(path, lmap)
+        pool = mention_pool(pool_sents)
+        print("mention pool: " + ", ".join(f"{k} {len(v)}" for k, v in sorted(pool.items())), flush=True)
+
+    def epoch_examples(ep):
+        if not pool:
+            return ex
+        arng = random.Random(a.seed * 1000 + ep)  # per epoch, so a resumed run rebuilds the same data
+        return build([replace_mentions(s, pool, arng) if arng.random() < a.augment_mentions else s
+                       for s in train])
+
+    ex = build(train)
     n_pieces = sum(len(e[0]) for e in ex)
-    print(f"train sents {len(train)} -> {len(ex)} windows, {n_pieces} pieces; dev sents {len(dev)}", flush=True)
+    print(f"split {a.split}: train sents {len(train)} ({n_aner} ANERcorp) -> {len(ex)} windows, {n_pieces} pieces; "
+          f"dev sents {len(dev)}", flush=True)
 
     model = E5Ner(len(rows), heads=heads)
     load_pretrained(model, a.e5_bin, rows)
@@ -224,11 +308,36 @@ def main():
 
     history, best, step = [], -1.0, 0
     t_train = 0.0
+    next_ep, next_bi, tot_loss, nb = 1, 0, 0.0, 0
+    last_path = os.path.join(a.out, "last.pt")
+    if a.resume and os.path.exists(last_path):
+        ck = torch.load(last_path, map_location="cpu", weights_only=False)
+        model.load_state_dict(ck["state"])
+        opt.load_state_dict(ck["opt"])
+        torch.set_rng_state(ck["torch_rng"])
+        step, history, best, t_train = ck["step"], ck["history"], ck["best"], ck["t_train"]
+        next_ep, next_bi, tot_loss, nb = ck["next_epoch"], ck["next_bi"], ck["tot_loss"], ck["nb"]
+        print(f"resumed from {last_path}: epoch {next_ep} batch {next_bi} (step {step})", flush=True)
+
+    def save_last(ep_next, bi_next, tl, n, t_tr):
+        torch.save({"state": model.state_dict(), "opt": opt.state_dict(), "torch_rng": torch.get_rng_state(),
+                    "step": step, "history": history, "best": best, "t_train": t_tr,
+                    "next_epoch": ep_next, "next_bi": bi_next, "tot_loss": tl, "nb": n, "args": vars(a)},
+                   last_path + ".tmp")
+        os.replace(last_path + ".tmp", last_path)
+
     for ep in range(1, a.epochs + 1):
+        ex_ep = epoch_examples(ep)
+        order = batches(ex_ep, a.batch, rng)  # always drawn, so a resumed run replays the same order
+        if ep < next_ep:
+            continue
         t0 = time.time()
-        tot_loss, nb = 0.0, 0
-        for bi, idx in enumerate(batches(ex, a.batch, rng)):
-            ids, mask, first, last, meanm, lab = collate(ex, idx)
+        if ep > next_ep:
+            tot_loss, nb = 0.0, 0
+        for bi, idx in enumerate(order):
+            if ep == next_ep and bi < next_bi:
+                continue
+            ids, mask, first, last, meanm, lab = collate(ex_ep, idx)
             set_lr(step)
             h = model.encode(ids, mask)
             loss = 0.0
@@ -246,6 +355,8 @@ def main():
                 el = time.time() - t0
                 print(f"ep {ep} step {bi}/{steps_per_epoch} loss {tot_loss/nb:.4f} "
                       f"{el:.0f}s eta_epoch {el/(bi+1)*steps_per_epoch:.0f}s", flush=True)
+            if a.save_every and step % a.save_every == 0 and not a.bench:
+                save_last(ep, bi + 1, tot_loss, nb, t_train + time.time() - t0)
             if a.max_steps and step >= a.max_steps:
                 break
             if a.bench and step >= a.bench:
@@ -254,12 +365,14 @@ def main():
         ep_time = time.time() - t0
         t_train += ep_time
         t1 = time.time()
-        res = evaluate_dev(model, tok, dev, a.max_tokens, heads)
+        res = evaluate_dev(model, tok, dev, a.max_tokens, heads, seen_surfaces=seen)
         ev_time = time.time() - t1
         f1s = {hd: res[hd]["micro"]["f1"] for hd in heads}
         history.append({"epoch": ep, "loss": tot_loss / nb, "train_s": round(ep_time, 1),
                         "eval_s": round(ev_time, 1), "dev": res})
         print(f"== epoch {ep} loss {tot_loss/nb:.4f} train {ep_time:.0f}s eval {ev_time:.0f}s dev F1 {f1s}", flush=True)
+        for hd in heads:
+            print(f"   {hd}: {summary(res[hd], res[hd].get('_seen_unseen'))}", flush=True)
         score = max(f1s.values())
         if score > best:
             best = score
@@ -268,8 +381,11 @@ def main():
             print(f"   saved best (epoch {ep}, {score})", flush=True)
         json.dump({"args": vars(a), "history": history, "train_seconds": round(t_train, 1),
                    "wall_seconds": round(time.time() - t_start, 1), "best_f1": best,
-                   "train_windows": len(ex), "train_pieces": n_pieces},
+                   "train_windows": len(ex), "train_pieces": n_pieces, "split": a.split},
                   open(os.path.join(a.out, "history.json"), "w"), indent=1)
+        save_last(ep + 1, 0, 0.0, 0, t_train)
+        if a.max_steps and step >= a.max_steps:
+            break
     print(f"done: train {t_train:.0f}s, wall {time.time()-t_start:.0f}s, best {best}", flush=True)
 
 

@@ -1,0 +1,128 @@
+"""Unit checks for the document-level DEV split, label maps and the seen/unseen
+entity scores (plain asserts, no pytest):
+
+    python models/ner/test_split.py [ANERCORP_TRAIN]
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from data import (DOC_GAP, entity_surfaces, gold_entities, map_labels, read_conll, split, split_dev,  # noqa: E402
+                  split_dev_docs, surface)
+from evaluate import seen_unseen  # noqa: E402
+
+
+def sent(*pairs):
+    return [tuple(p.split("/")) for p in pairs]
+
+
+def test_split_docs():
+    sents = [sent(f"w{i}/O") for i in range(100)]
+    train, dev = split_dev_docs(sents)
+    assert [s[0][0] for s in dev] == [f"w{i}" for i in range(90, 100)]
+    assert [s[0][0] for s in train] == [f"w{i}" for i in range(0, 90 - DOC_GAP)]
+    train0, dev0 = split_dev_docs(sents, gap=0)
+    assert len(train0) == 90 and len(dev0) == 10
+    # n=4139 as in ANERcorp train: 414 dev, 3705 train (20 dropped)
+    sents = [sent(f"w{i}/O") for i in range(4139)]
+    train, dev = split_dev_docs(sents)
+    assert len(dev) == 414 and len(train) == 3705
+    assert split(sents, "docs") == (train, dev)
+    assert split(sents, "random") == split_dev(sents)
+
+
+def test_map_labels():
+    s = sent("a/B-MISC", "b/I-MISC", "c/B-PER", "d/I-PER", "e/I-ORG")
+    assert map_labels(s, {"MISC": "O"}) == sent("a/O", "b/O", "c/B-PER", "d/I-PER", "e/B-ORG")
+    assert map_labels(s, {"PER": "ORG"}) == sent("a/B-MISC", "b/I-MISC", "c/B-ORG", "d/I-ORG", "e/I-ORG")
+
+
+def test_surface():
+    # diacritics/tatweel stripped, words joined by one space
+    assert surface("بَـشّار  الأسد") == "بشار الأسد"
+    text = "قال جورج بوش اليوم"
+    assert surface(text, 4, 12) == "جورج بوش"
+
+
+def test_seen_unseen():
+    train = [sent("جورج/B-PER", "بوش/I-PER", "في/O", "بغداد/B-LOC")]
+    seen = entity_surfaces(train)
+    assert seen == {"جورج بوش", "بغداد"}
+    dev = [sent("زار/O", "جورج/B-PER", "بوش/I-PER", "كابول/B-LOC", "مع/O", "فلاديمير/B-PER", "بوتين/I-PER")]
+    text, g = gold_entities(dev[0])
+    gold = [set(g)]
+    # predicted: Bush correct (seen), Kabul as ORG (unseen, wrong label), Putin cut short (unseen, wrong span)
+    pred = [{("PER", 4, 12), ("ORG", 13, 18), ("PER", 22, 30)}]
+    assert text[4:12] == "جورج بوش" and text[13:18] == "كابول" and text[22:30] == "فلاديمير"
+    r = seen_unseen(seen, [text], gold, pred)
+    assert r["seen"]["micro"]["support"] == 1 and r["seen"]["micro"]["f1"] == 100.0
+    assert r["unseen"]["micro"]["support"] == 2 and r["unseen"]["micro"]["recall"] == 0.0
+    assert r["unseen"]["micro"]["precision"] == 0.0
+    assert r["unseen"]["PER"]["support"] == 1 and r["unseen"]["PER"]["recall"] == 0.0
+    assert abs(r["unseen_gold_share"] - 66.67) < 0.01
+    pred = [{("PER", 4, 12), ("LOC", 13, 18), ("PER", 22, 36)}]
+    r = seen_unseen(seen, [text], gold, pred)
+    assert r["unseen"]["micro"]["f1"] == 100.0 and r["unseen"]["PER"]["recall"] == 100.0
+    # "seen" is label-blind: a seen surface under another label still counts as seen
+    r = seen_unseen({"كابول"}, [text], gold, pred)
+    assert r["seen"]["LOC"]["support"] == 1 and r["unseen"]["PER"]["support"] == 2
+
+
+def test_parse_extra():
+    try:
+        from train import parse_extra
+    except ImportError:  # no torch here
+        return
+    assert parse_extra("/d/aqmar/train.txt:MISC=O") == ("/d/aqmar/train.txt", {"MISC": "O"})
+    assert parse_extra("/d/w/train.txt") == ("/d/w/train.txt", {})
+    assert parse_extra("x.txt:MISC=O,PER=ORG") == ("x.txt", {"MISC": "O", "PER": "ORG"})
+
+
+def test_replace_mentions():
+    try:
+        from train import mention_pool, replace_mentions
+    except ImportError:
+        return
+    import random
+    pool = mention_pool([sent("جون/B-PER", "كيري/I-PER", "في/O", "باريس/B-LOC")])
+    assert pool == {"PER": [("جون", "كيري")], "LOC": [("باريس",)]}
+    s = sent("قال/O", "بوش/B-PER", "في/O", "بغداد/B-LOC", "و/O", "الأمم/B-ORG", "المتحدة/I-ORG")
+    out = replace_mentions(s, pool, random.Random(0), p_ent=1.0)
+    assert out == sent("قال/O", "جون/B-PER", "كيري/I-PER", "في/O", "باريس/B-LOC", "و/O", "الأمم/B-ORG",
+                       "المتحدة/I-ORG")
+    assert replace_mentions(s, pool, random.Random(0), p_ent=0.0) == s
+
+
+def test_anercorp(path):
+    sents = read_conll(path)
+    train, dev = split_dev_docs(sents)
+    assert len(dev) == round(0.1 * len(sents)) and dev[-1] == sents[-1]
+    assert len(train) == len(sents) - len(dev) - DOC_GAP and train[-1] == sents[len(train) - 1]
+    seen = entity_surfaces(train)
+    golds, texts = [], []
+    for s in dev:
+        t, g = gold_entities(s)
+        texts.append(t)
+        golds.append(set(g))
+    r = seen_unseen(seen, texts, golds, golds)  # perfect predictions
+    assert r["seen"]["micro"]["f1"] == 100.0 and r["unseen"]["micro"]["f1"] == 100.0
+    n = r["seen"]["micro"]["support"] + r["unseen"]["micro"]["support"]
+    print(f"ANERcorp: {len(sents)} sents, docs split train {len(train)} dev {len(dev)}; "
+          f"dev entities {n}, unseen {r['unseen']['micro']['support']} ({r['unseen_gold_share']}%), "
+          + ", ".join(f"{k} {r['unseen'][k]['support']}/{r['unseen'][k]['support'] + r['seen'][k]['support']}"
+                      for k in ("PER", "LOC", "ORG", "MISC")) + " unseen")
+
+
+if __name__ == "__main__":
+    test_split_docs()
+    test_map_labels()
+    test_surface()
+    test_seen_unseen()
+    test_parse_extra()
+    test_replace_mentions()
+    path = sys.argv[1] if len(sys.argv) > 1 else "/work/shared/data/anercorp/train.txt"
+    if os.path.exists(path):
+        test_anercorp(path)
+    print("ok")
