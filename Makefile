@@ -44,7 +44,15 @@ serve: build
 
 # The NER model's dev F1 and batch independence need ANERcorp (../shared/data
 # beside the repo, as in CI); without it that one check says so and is left out.
-test: require-cargo models
+# tests/http.rs validates /openapi.json with openapi-spec-validator from this venv.
+API_VENV := .venv-api
+
+$(API_VENV)/stamp: tests/openapi/requirements.txt
+	python3 -m venv $(API_VENV)
+	$(API_VENV)/bin/pip install -q --disable-pip-version-check -r tests/openapi/requirements.txt
+	touch $@
+
+test: require-cargo models $(API_VENV)/stamp
 	$(PYTHON) models/tools/check_e5.py --min-cos $(E5_MIN_COS)
 	@if [ -f "$(ANERCORP)" ]; then $(PYTHON) models/tools/check_ner.py $(ANERCORP); \
 	else echo "check_ner: $(ANERCORP) not found: NER dev F1 and batch-independence check not run" >&2; fi
@@ -163,4 +171,4 @@ soak: require-cargo models $(SOAK_VENV)/stamp
 
 clean:
 	$(CARGO) clean
-	rm -rf models/.cache models/e5-small models/variants models/runtime .venv $(NER_VENV) $(DEPLOY_VENV) $(DEPLOY_NODE) $(SOAK_VENV) soak-out
+	rm -rf models/.cache models/e5-small models/variants models/runtime .venv $(API_VENV) $(NER_VENV) $(DEPLOY_VENV) $(DEPLOY_NODE) $(SOAK_VENV) soak-out

@@ -38,6 +38,26 @@ pub fn in_band(status: &Status) -> crate::proto::Error {
     }
 }
 
+/// The HTTP status Google's API design maps a gRPC code to
+/// (google/rpc/code.proto).
+pub fn http_status(code: Code) -> axum::http::StatusCode {
+    use axum::http::StatusCode as H;
+    match code {
+        Code::Ok => H::OK,
+        Code::Cancelled => H::from_u16(499).unwrap_or(H::BAD_REQUEST),
+        Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => H::BAD_REQUEST,
+        Code::DeadlineExceeded => H::GATEWAY_TIMEOUT,
+        Code::NotFound => H::NOT_FOUND,
+        Code::AlreadyExists | Code::Aborted => H::CONFLICT,
+        Code::PermissionDenied => H::FORBIDDEN,
+        Code::Unauthenticated => H::UNAUTHORIZED,
+        Code::ResourceExhausted => H::TOO_MANY_REQUESTS,
+        Code::Unimplemented => H::NOT_IMPLEMENTED,
+        Code::Unavailable => H::SERVICE_UNAVAILABLE,
+        Code::Unknown | Code::Internal | Code::DataLoss => H::INTERNAL_SERVER_ERROR,
+    }
+}
+
 pub fn code_name(code: Code) -> &'static str {
     crate::proto::status_name(code as i32).unwrap_or("UNKNOWN")
 }
