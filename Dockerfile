@@ -53,6 +53,9 @@ RUN groupadd --system --gid 10001 khulasa \
       --home-dir /nonexistent --shell /usr/sbin/nologin khulasa
 COPY --from=build /out/bin/ /opt/khulasa/bin/
 COPY --from=build /out/models/ /opt/khulasa/models/
+# The licenses of the code and of every model in the image (CC BY-SA asks
+# that the notice travel with the NER model).
+COPY LICENSE NOTICE /opt/khulasa/
 # Fail the build, not the first start, if a shared library is missing
 # (ONNX Runtime needs libstdc++, which bookworm-slim has).
 RUN ! ldd /opt/khulasa/models/runtime/libonnxruntime.so.1.31.1 /opt/khulasa/bin/khulasa-server | grep 'not found' \
