@@ -11,6 +11,7 @@ use khulasa::proto::{
     summary_options::Mode, AnalyzeRequest, AnalyzeResponse, GetInfoRequest, SummaryOptions, Task,
 };
 use serde_json::{json, Value};
+use tonic_types::StatusExt;
 
 const ECONOMY: &str = include_str!("data/economy_ar.txt");
 const CULTURE: &str = include_str!("data/culture_ar.txt");
@@ -217,6 +218,23 @@ async fn each_error_class_gets_its_status_and_body() {
         assert_error(&resp, 400, "INVALID_ARGUMENT"),
         status.message()
     );
+    // The same google.rpc.BadRequest on both: gRPC's binary details and
+    // the HTTP body's JSON.
+    let bad_request = status
+        .get_details_bad_request()
+        .expect("gRPC INVALID_ARGUMENT carries a BadRequest");
+    assert_eq!(bad_request.field_violations.len(), 1);
+    assert_eq!(bad_request.field_violations[0].field, "summary.ratio");
+    assert_eq!(
+        resp.json()["error"]["details"],
+        json!([{
+            "@type": "type.googleapis.com/google.rpc.BadRequest",
+            "fieldViolations": [{
+                "field": "summary.ratio",
+                "description": bad_request.field_violations[0].description,
+            }],
+        }])
+    );
     let resp = post_analyze(addr, &json!({"id": "empty", "text": "   "})).await;
     assert_error(&resp, 400, "INVALID_ARGUMENT");
 
@@ -346,6 +364,21 @@ async fn a_full_queue_answers_429_over_http() {
     };
     let message = assert_error(&refused, 429, "RESOURCE_EXHAUSTED");
     assert!(message.contains("limit 0"), "{message}");
+    assert_eq!(
+        refused.json()["error"]["details"],
+        json!([{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "1s"}])
+    );
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    // gRPC refuses the same way, with a google.rpc.RetryInfo.
+    let status = server
+        .client()
+        .await
+        .analyze(request("refused", ECONOMY))
+        .await
+        .expect_err("the worker is still busy");
+    assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
+    let retry = status.get_details_retry_info().expect("RetryInfo");
+    assert_eq!(retry.retry_delay, Some(std::time::Duration::from_secs(1)));
     busy.await.unwrap().expect("the long article completes");
 }
 

@@ -50,10 +50,14 @@ impl Admission {
         let _leave = Leave(&self.waiting);
         let _depth = GaugeGuard::raise(metrics::QUEUE_DEPTH);
         if waiting >= self.max_waiting {
-            return Err(Status::resource_exhausted(format!(
-                "server overloaded: {waiting} requests already queued (limit {}); retry later or add replicas",
-                self.max_waiting
-            )));
+            return Err(super::status::retry_later(
+                tonic::Code::ResourceExhausted,
+                format!(
+                    "server overloaded: {waiting} requests already queued (limit {}); retry later or add replicas",
+                    self.max_waiting
+                ),
+                super::status::RETRY_DELAY,
+            ));
         }
         let acquire = Arc::clone(&self.workers).acquire_owned();
         let permit = match deadline {
@@ -64,7 +68,13 @@ impl Admission {
                 })?,
             None => acquire.await,
         };
-        permit.map_err(|_| Status::unavailable("server is shutting down"))
+        permit.map_err(|_| {
+            super::status::retry_later(
+                tonic::Code::Unavailable,
+                "server is shutting down",
+                Duration::ZERO,
+            )
+        })
     }
 }
 

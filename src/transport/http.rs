@@ -24,6 +24,7 @@ use axum::{
 };
 use tokio::net::TcpListener;
 use tonic::{metadata::MetadataMap, service::Interceptor, Code, GrpcMethod, Status};
+use tonic_types::StatusExt;
 
 use super::{
     metrics,
@@ -98,12 +99,17 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("cannot listen for HTTP on {addr}"))
 }
 
-/// Serves `app` until `stop` resolves, then lets in-flight requests finish.
-pub async fn serve(
-    listener: TcpListener,
+/// Serves `app` on `listener` (plain TCP, or TLS from `http_tls`) until
+/// `stop` resolves, then lets in-flight requests finish.
+pub async fn serve<L>(
+    listener: L,
     app: Router,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
     axum::serve(listener, app)
         .with_graceful_shutdown(stop)
         .await
@@ -230,8 +236,47 @@ fn too_large(limit: usize) -> Response {
 /// `{"error": {"code", "status", "message"}}`.
 pub fn error(status: &Status) -> Response {
     let http = http_status(status.code());
-    let body = error_body(http, code_name(status.code()), status.message());
-    json_response(http, body)
+    let mut body = error_body(http, code_name(status.code()), status.message());
+    let details = error_details(status);
+    let retry_after = status
+        .get_details_retry_info()
+        .and_then(|r| r.retry_delay)
+        .map(|d| d.as_secs_f64().ceil() as u64);
+    if !details.is_empty() {
+        body["error"]["details"] = serde_json::Value::Array(details);
+    }
+    let mut response = json_response(http, body);
+    if let Some(seconds) = retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
+}
+
+/// The status' `google.rpc` details in their JSON mapping (`@type` and the
+/// message's fields), as Google's HTTP APIs return them.
+fn error_details(status: &Status) -> Vec<serde_json::Value> {
+    let mut details = Vec::new();
+    if let Some(bad) = status.get_details_bad_request() {
+        let violations: Vec<_> = bad
+            .field_violations
+            .iter()
+            .map(|v| serde_json::json!({"field": v.field, "description": v.description}))
+            .collect();
+        details.push(serde_json::json!({
+            "@type": "type.googleapis.com/google.rpc.BadRequest",
+            "fieldViolations": violations,
+        }));
+    }
+    if let Some(retry) = status.get_details_retry_info() {
+        let delay = retry.retry_delay.unwrap_or_default();
+        details.push(serde_json::json!({
+            "@type": "type.googleapis.com/google.rpc.RetryInfo",
+            "retryDelay": format!("{}s", delay.as_secs_f64()),
+        }));
+    }
+    details
 }
 
 fn error_body(http: StatusCode, status: &str, message: &str) -> serde_json::Value {

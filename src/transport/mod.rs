@@ -6,6 +6,7 @@ mod auth;
 mod config;
 mod convert;
 mod http;
+mod http_tls;
 mod metrics;
 mod server;
 mod service;

@@ -20,7 +20,7 @@ use super::{
     admission,
     auth::BearerAuth,
     http::{self, Readiness},
-    metrics,
+    http_tls, metrics,
     service::Settings,
     ServerArgs, SummarizerService,
 };
@@ -81,24 +81,25 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
 
     // The HTTP API first: its "HTTP API listening" line comes before gRPC's.
     let (http_stop_tx, http_stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let http_listen = match (args.http_listen.0, &tls) {
-        (Some(_), Some(_)) => {
-            // Never plaintext beside a TLS-only gRPC port.
-            tracing::warn!(
-                "the HTTP API does not speak TLS yet: it stays off while TLS is configured"
-            );
-            None
-        }
-        (http_listen, _) => http_listen,
-    };
-    let http_server = match http_listen {
+    let http_server = match args.http_listen.0 {
         Some(http_addr) => {
             let listener = http::bind(http_addr).await?;
             let bound = listener.local_addr()?;
-            tracing::info!(http_addr = %bound, auth = auth_enabled, "HTTP API listening");
-            Some(tokio::spawn(http::serve(listener, http_app, async {
+            let stop = async {
                 let _ = http_stop_rx.await;
-            })))
+            };
+            // TLS from the same files as gRPC's: never plaintext beside a
+            // TLS-only gRPC port.
+            let serving = match (&args.tls_cert, &args.tls_key) {
+                (Some(cert), Some(key)) => {
+                    let acceptor = http_tls::acceptor(cert, key, args.tls_client_ca.as_deref())?;
+                    let listener = http_tls::TlsListener::new(listener, acceptor)?;
+                    tokio::spawn(http::serve(listener, http_app, stop))
+                }
+                _ => tokio::spawn(http::serve(listener, http_app, stop)),
+            };
+            tracing::info!(http_addr = %bound, tls = tls.is_some(), auth = auth_enabled, "HTTP API listening");
+            Some(serving)
         }
         None => None,
     };
