@@ -52,7 +52,17 @@ $(API_VENV)/stamp: tests/openapi/requirements.txt
 	$(API_VENV)/bin/pip install -q --disable-pip-version-check -r tests/openapi/requirements.txt
 	touch $@
 
-test: require-cargo models $(API_VENV)/stamp
+# tests/page.rs drives the page at GET / in Debian's headless Chromium
+# through playwright-core (tests/browser).
+BROWSER_NODE := tests/browser/node_modules
+
+$(BROWSER_NODE)/.stamp: tests/browser/package.json tests/browser/package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm not found; install Node.js (apt-get install nodejs npm)" >&2; exit 1; }
+	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test: require-cargo models $(API_VENV)/stamp $(BROWSER_NODE)/.stamp
 	$(PYTHON) models/tools/check_e5.py --min-cos $(E5_MIN_COS)
 	@if [ -f "$(ANERCORP)" ]; then $(PYTHON) models/tools/check_ner.py $(ANERCORP); \
 	else echo "check_ner: $(ANERCORP) not found: NER dev F1 and batch-independence check not run" >&2; fi
@@ -171,4 +181,4 @@ soak: require-cargo models $(SOAK_VENV)/stamp
 
 clean:
 	$(CARGO) clean
-	rm -rf models/.cache models/e5-small models/variants models/runtime .venv $(API_VENV) $(NER_VENV) $(DEPLOY_VENV) $(DEPLOY_NODE) $(SOAK_VENV) soak-out
+	rm -rf models/.cache models/e5-small models/variants models/runtime .venv $(API_VENV) $(BROWSER_NODE) $(NER_VENV) $(DEPLOY_VENV) $(DEPLOY_NODE) $(SOAK_VENV) soak-out

@@ -34,6 +34,10 @@ use super::{
 };
 use crate::proto::{self, summarizer_server::Summarizer};
 
+/// The page at `/`: one self-contained file (no CDN, no build step) that
+/// calls `/v1/analyze`.
+pub const PAGE: &str = include_str!("page.html");
+
 /// The OpenAPI 3.1 description of these routes, served at `/openapi.json`.
 pub const OPENAPI: &str = include_str!("openapi.json");
 
@@ -75,6 +79,7 @@ pub fn router(
         max_body_bytes,
     };
     Router::new()
+        .route("/", get(|| async { axum::response::Html(PAGE) }))
         .route("/v1/analyze", post(analyze))
         .route("/v1/info", get(info))
         .route("/healthz", get(|| async { "ok\n" }))

@@ -11,6 +11,7 @@ use std::{
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tonic::{
+    codec::CompressionEncoding,
     service::{interceptor::InterceptedService, Interceptor},
     transport::{server::TcpIncoming, Certificate, Identity, ServerTlsConfig},
 };
@@ -69,6 +70,9 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     );
     let summarizer = InterceptedService::new(
         SummarizerServer::new(service)
+            // gzip accepted, and used for answers when the client offers it.
+            .accept_compressed(CompressionEncoding::Gzip)
+            .send_compressed(CompressionEncoding::Gzip)
             .max_decoding_message_size(args.max_message_bytes)
             .max_encoding_message_size(args.max_message_bytes.saturating_mul(4)),
         front_door,
