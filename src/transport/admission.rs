@@ -138,18 +138,26 @@ impl Admission {
         let _leave = Leave(&self.waiting);
         let _depth = GaugeGuard::raise(metrics::QUEUE_DEPTH);
         if waiting >= self.limits.requests {
-            return Err(Status::resource_exhausted(format!(
-                "server overloaded: {waiting} requests already queued (limit {}); retry later or add replicas",
-                self.limits.requests
-            )));
+            return Err(super::status::retry_later(
+                tonic::Code::ResourceExhausted,
+                format!(
+                    "server overloaded: {waiting} requests already queued (limit {}); retry later or add replicas",
+                    self.limits.requests
+                ),
+                super::status::RETRY_DELAY,
+            ));
         }
         let queued = {
             let mut work = self.work();
             if work.queued_chars + chars > self.limits.chars {
-                return Err(Status::resource_exhausted(format!(
-                    "server overloaded: {} code points of articles already queued, {chars} more would pass the limit of {}; retry later or add replicas",
-                    work.queued_chars, self.limits.chars
-                )));
+                return Err(super::status::retry_later(
+                    tonic::Code::ResourceExhausted,
+                    format!(
+                        "server overloaded: {} code points of articles already queued, {chars} more would pass the limit of {}; retry later or add replicas",
+                        work.queued_chars, self.limits.chars
+                    ),
+                    super::status::RETRY_DELAY,
+                ));
             }
             work.queued_chars += chars;
             Charge {
@@ -167,7 +175,13 @@ impl Admission {
                 })?,
             None => acquire.await,
         };
-        let permit = permit.map_err(|_| Status::unavailable("server is shutting down"))?;
+        let permit = permit.map_err(|_| {
+            super::status::retry_later(
+                tonic::Code::Unavailable,
+                "server is shutting down",
+                Duration::ZERO,
+            )
+        })?;
         drop(queued);
         Ok(self.running(permit, chars))
     }
@@ -204,13 +218,17 @@ impl Admission {
         if wait + own <= left || own > left {
             return Ok(());
         }
-        let mut status = Status::resource_exhausted(format!(
+        let mut status = super::status::retry_later(
+            tonic::Code::ResourceExhausted,
+            format!(
             "server busy: it would finish this article after its deadline ({:.1} s from now): about {:.1} s of queued work ({ahead} code points) ahead of it and {:.1} s for its own {chars} code points at the measured {:.0} code points per second per worker; retry on another replica or after the pushback",
             left.as_secs_f64(),
             wait.as_secs_f64(),
             own.as_secs_f64(),
             rate
-        ));
+            ),
+            wait,
+        );
         let pushback_ms = wait.as_millis().max(1).to_string();
         if let Ok(value) = MetadataValue::try_from(pushback_ms.as_str()) {
             status.metadata_mut().insert(RETRY_PUSHBACK, value);

@@ -26,6 +26,13 @@ pub struct ServerArgs {
     #[arg(long, env = "KHULASA_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
 
+    /// Address of the HTTP/JSON API (POST /v1/analyze, GET /v1/info,
+    /// /healthz, /readyz, /openapi.json), beside gRPC in the same process
+    /// with the same limits, admission, token and TLS; port 0 picks a free
+    /// port (logged); empty turns it off.
+    #[arg(long, env = "KHULASA_HTTP_LISTEN", default_value = "127.0.0.1:8080", value_parser = optional_addr)]
+    pub http_listen: OptionalAddr,
+
     /// Directory holding the model directories (each with a manifest.json) and
     /// runtime/libonnxruntime.so.1.31.1 (ORT_DYLIB_PATH overrides the library path).
     #[arg(long, env = "KHULASA_MODELS", default_value = "models")]
@@ -175,6 +182,20 @@ impl ServerArgs {
     pub fn drain_deadline(&self) -> Duration {
         Duration::from_secs(self.drain_seconds)
     }
+}
+
+/// A listen address, or none (an empty value) for a listener turned off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptionalAddr(pub Option<SocketAddr>);
+
+fn optional_addr(s: &str) -> Result<OptionalAddr, String> {
+    if s.trim().is_empty() {
+        return Ok(OptionalAddr(None));
+    }
+    s.trim()
+        .parse()
+        .map(|a| OptionalAddr(Some(a)))
+        .map_err(|e| format!("expected an address such as 127.0.0.1:8080, or empty for off: {e}"))
 }
 
 fn cores() -> usize {

@@ -11,13 +11,19 @@ use std::{
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tonic::{
+    codec::CompressionEncoding,
     service::{interceptor::InterceptedService, Interceptor},
     transport::{server::TcpIncoming, Certificate, Identity, ServerTlsConfig},
 };
 use tonic_health::{server::HealthReporter, ServingStatus};
 
 use super::{
-    admission, auth::BearerAuth, metrics, service::Settings, ServerArgs, SummarizerService,
+    admission,
+    auth::BearerAuth,
+    http::{self, Readiness},
+    http_tls, metrics,
+    service::Settings,
+    ServerArgs, SummarizerService,
 };
 use crate::{
     models::{Batching, Runtime, SessionLayout},
@@ -39,7 +45,8 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     };
     let tls = tls_config(&args)?;
     let (health, health_service) = tonic_health::server::health_reporter();
-    set_health(&health, ServingStatus::NotServing).await;
+    let ready = Readiness::default();
+    set_health(&health, &ready, ServingStatus::NotServing).await;
 
     let settings = Settings {
         limits: Limits {
@@ -55,17 +62,18 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let service = SummarizerService::new(Arc::clone(&analyzer), settings, shutdown_rx);
     let auth_enabled = auth.enabled();
-    let mut auth = auth;
-    // Runs on the headers, before the message is read: stamps the arrival
-    // (deadlines count from it), then checks the token.
-    let front_door = move |mut request: tonic::Request<()>| {
-        request
-            .extensions_mut()
-            .insert(admission::Arrival(tokio::time::Instant::now()));
-        auth.call(request)
-    };
+    let front_door = FrontDoor(auth);
+    let http_app = http::router(
+        service.clone(),
+        front_door.clone(),
+        ready.clone(),
+        args.max_message_bytes,
+    );
     let summarizer = InterceptedService::new(
         SummarizerServer::new(service)
+            // gzip accepted, and used for answers when the client offers it.
+            .accept_compressed(CompressionEncoding::Gzip)
+            .send_compressed(CompressionEncoding::Gzip)
             .max_decoding_message_size(args.max_message_bytes)
             .max_encoding_message_size(args.max_message_bytes.saturating_mul(4)),
         front_door,
@@ -76,6 +84,30 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         .build_v1alpha()
         .context("building reflection v1alpha")?;
 
+    // The HTTP API first: its "HTTP API listening" line comes before gRPC's.
+    let (http_stop_tx, http_stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let http_server = match args.http_listen.0 {
+        Some(http_addr) => {
+            let listener = http::bind(http_addr).await?;
+            let bound = listener.local_addr()?;
+            let stop = async {
+                let _ = http_stop_rx.await;
+            };
+            // TLS from the same files as gRPC's: never plaintext beside a
+            // TLS-only gRPC port.
+            let serving = match (&args.tls_cert, &args.tls_key) {
+                (Some(cert), Some(key)) => {
+                    let acceptor = http_tls::acceptor(cert, key, args.tls_client_ca.as_deref())?;
+                    let listener = http_tls::TlsListener::new(listener, acceptor)?;
+                    tokio::spawn(http::serve(listener, http_app, stop))
+                }
+                _ => tokio::spawn(http::serve(listener, http_app, stop)),
+            };
+            tracing::info!(http_addr = %bound, tls = tls.is_some(), auth = auth_enabled, "HTTP API listening");
+            Some(serving)
+        }
+        None => None,
+    };
     let listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -85,13 +117,14 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let (load_failed_tx, load_failed) = tokio::sync::oneshot::channel::<anyhow::Error>();
     {
         let health = health.clone();
+        let readiness = ready.clone();
         let args = args.clone();
         tokio::spawn(async move {
             let loaded = tokio::task::spawn_blocking(move || load_analyzer(&args)).await;
             match loaded {
                 Ok(Ok(ready)) => {
                     let _ = analyzer.set(Arc::new(ready));
-                    set_health(&health, ServingStatus::Serving).await;
+                    set_health(&health, &readiness, ServingStatus::Serving).await;
                     metrics::record_model_load(started.elapsed());
                     tracing::info!(
                         seconds = started.elapsed().as_secs_f64(),
@@ -140,10 +173,22 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     // Draining first, then NOT_SERVING: whoever sees NOT_SERVING finds new
     // calls already refused.
     let _ = shutdown_tx.send(true);
-    set_health(&health, ServingStatus::NotServing).await;
+    set_health(&health, &ready, ServingStatus::NotServing).await;
     let _ = stop_tx.send(());
+    let _ = http_stop_tx.send(());
+    let drained = async {
+        let grpc = (&mut server).await;
+        if let Some(http_server) = http_server {
+            match http_server.await {
+                Ok(Err(e)) => tracing::warn!(error = %e, "HTTP server failed while draining"),
+                Err(e) => tracing::warn!(error = %e, "HTTP server task failed"),
+                Ok(Ok(())) => {}
+            }
+        }
+        grpc
+    };
     tokio::select! {
-        result = tokio::time::timeout(args.drain_deadline(), &mut server) => match result {
+        result = tokio::time::timeout(args.drain_deadline(), drained) => match result {
             Ok(result) => result.context("server failed while draining")?,
             Err(_) => tracing::warn!(
                 seconds = args.drain_seconds,
@@ -244,7 +289,26 @@ fn display(p: &Path) -> String {
     p.display().to_string()
 }
 
-async fn set_health(health: &HealthReporter, status: ServingStatus) {
+/// Runs on the headers of every Summarizer call, gRPC and HTTP alike, before
+/// the message is read: stamps the arrival (deadlines count from it), then
+/// checks the bearer token.
+#[derive(Clone)]
+pub struct FrontDoor(BearerAuth);
+
+impl Interceptor for FrontDoor {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        request
+            .extensions_mut()
+            .insert(admission::Arrival(tokio::time::Instant::now()));
+        self.0.call(request)
+    }
+}
+
+async fn set_health(health: &HealthReporter, ready: &Readiness, status: ServingStatus) {
+    ready.set(status == ServingStatus::Serving);
     health.set_service_status("", status).await;
     health.set_service_status(SERVICE_NAME, status).await;
 }

@@ -291,8 +291,10 @@ impl Summarizer for SummarizerService {
                     Ok(()) = shutdown.changed(), if inbound_open => {
                         if *shutdown.borrow() {
                             inbound_open = false;
-                            closing_status = Some(Status::unavailable(
+                            closing_status = Some(status::retry_later(
+                                Code::Unavailable,
                                 "server is shutting down: items sent after this point were not read; resend them to another replica",
+                                std::time::Duration::ZERO,
                             ));
                         }
                     }

@@ -1,11 +1,39 @@
-//! Mapping of pipeline errors to gRPC status codes.
+//! Mapping of pipeline errors to gRPC status codes, with the standard error
+//! details (`google.rpc.BadRequest`, `google.rpc.RetryInfo`) tools can read.
+
+use std::time::Duration;
 
 use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::pipeline::{AnalyzeError, InvalidRequest, Stopped};
 
+/// How long a client should wait before retrying an overloaded or not yet
+/// ready server (RetryInfo on RESOURCE_EXHAUSTED and UNAVAILABLE).
+pub const RETRY_DELAY: Duration = Duration::from_secs(1);
+
+/// INVALID_ARGUMENT with a `google.rpc.BadRequest` naming the field (its
+/// proto path) that is wrong.
 pub fn invalid(e: InvalidRequest) -> Status {
-    Status::invalid_argument(e.to_string())
+    let field = match &e {
+        InvalidRequest::EmptyText | InvalidRequest::TextTooLong { .. } => "text",
+        InvalidRequest::Ratio(_) => "summary.ratio",
+        InvalidRequest::UnknownTask(_) => "tasks",
+        InvalidRequest::UnknownMode(_) => "summary.mode",
+        InvalidRequest::TitleTooLong { .. } => "title",
+        InvalidRequest::Language(_) => "language",
+    };
+    let message = e.to_string();
+    Status::with_error_details(
+        Code::InvalidArgument,
+        message.clone(),
+        ErrorDetails::with_bad_request_violation(field, message),
+    )
+}
+
+/// RESOURCE_EXHAUSTED or UNAVAILABLE with a `google.rpc.RetryInfo`.
+pub fn retry_later(code: Code, message: impl Into<String>, delay: Duration) -> Status {
+    Status::with_error_details(code, message, ErrorDetails::with_retry_info(Some(delay)))
 }
 
 pub fn analyze_failed(e: AnalyzeError) -> Status {
@@ -23,7 +51,11 @@ pub fn analyze_failed(e: AnalyzeError) -> Status {
 }
 
 pub fn not_ready() -> Status {
-    Status::unavailable("models are still loading; retry when health reports SERVING")
+    retry_later(
+        Code::Unavailable,
+        "models are still loading; retry when health reports SERVING",
+        RETRY_DELAY,
+    )
 }
 
 pub fn worker_lost() -> Status {
@@ -35,6 +67,26 @@ pub fn in_band(status: &Status) -> crate::proto::Error {
     crate::proto::Error {
         code: status.code() as i32,
         message: status.message().to_string(),
+    }
+}
+
+/// The HTTP status Google's API design maps a gRPC code to
+/// (google/rpc/code.proto).
+pub fn http_status(code: Code) -> axum::http::StatusCode {
+    use axum::http::StatusCode as H;
+    match code {
+        Code::Ok => H::OK,
+        Code::Cancelled => H::from_u16(499).unwrap_or(H::BAD_REQUEST),
+        Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => H::BAD_REQUEST,
+        Code::DeadlineExceeded => H::GATEWAY_TIMEOUT,
+        Code::NotFound => H::NOT_FOUND,
+        Code::AlreadyExists | Code::Aborted => H::CONFLICT,
+        Code::PermissionDenied => H::FORBIDDEN,
+        Code::Unauthenticated => H::UNAUTHORIZED,
+        Code::ResourceExhausted => H::TOO_MANY_REQUESTS,
+        Code::Unimplemented => H::NOT_IMPLEMENTED,
+        Code::Unavailable => H::SERVICE_UNAVAILABLE,
+        Code::Unknown | Code::Internal | Code::DataLoss => H::INTERNAL_SERVER_ERROR,
     }
 }
 

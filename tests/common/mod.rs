@@ -27,7 +27,10 @@ pub fn models_dir() -> PathBuf {
 /// A running server process; killed on drop.
 pub struct Server {
     child: Mutex<Child>,
+    /// The gRPC endpoint, `http://host:port`.
     pub addr: String,
+    /// The HTTP/JSON API's `host:port`, unless the test turned it off.
+    pub http: Option<String>,
     log: Arc<Mutex<Vec<String>>>,
 }
 
@@ -41,6 +44,10 @@ impl Server {
     pub fn start_with_env(extra_args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut command = Command::new(env!("CARGO_BIN_EXE_khulasa-server"));
         command.arg("--listen").arg("127.0.0.1:0");
+        // Never the default port: tests start servers side by side.
+        if !extra_args.contains(&"--http-listen") {
+            command.arg("--http-listen").arg("127.0.0.1:0");
+        }
         if !extra_args.contains(&"--models") {
             command.arg("--models").arg(models_dir());
         }
@@ -49,6 +56,7 @@ impl Server {
             .env("RUST_LOG", "info,ort=warn")
             .env_remove("KHULASA_LISTEN")
             .env_remove("KHULASA_MODELS")
+            .env_remove("KHULASA_HTTP_LISTEN")
             .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -57,12 +65,16 @@ impl Server {
         let stderr = child.stderr.take().expect("stderr is piped");
         let log = Arc::new(Mutex::new(Vec::new()));
         let (addr_tx, addr_rx) = mpsc::channel();
+        let (http_tx, http_rx) = mpsc::channel();
         {
             let log = Arc::clone(&log);
             std::thread::spawn(move || {
                 for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                    if let Some(addr) = listening_addr(&line) {
+                    if let Some(addr) = listening_addr(&line, "listening", "addr") {
                         let _ = addr_tx.send(addr);
+                    }
+                    if let Some(addr) = listening_addr(&line, "HTTP API listening", "http_addr") {
+                        let _ = http_tx.send(addr);
                     }
                     log.lock().unwrap().push(line);
                 }
@@ -76,9 +88,12 @@ impl Server {
                     log.lock().unwrap()
                 )
             });
+        // The HTTP API, when on, is logged before gRPC's address.
+        let http = http_rx.try_recv().ok();
         Server {
             child: Mutex::new(child),
             addr: format!("http://{addr}"),
+            http,
             log,
         }
     }
@@ -295,17 +310,21 @@ pub async fn shared_server() -> &'static Server {
     server
 }
 
-/// The address of the "listening" log line, in text or JSON format.
-fn listening_addr(line: &str) -> Option<String> {
+/// The address in field `field` of the log line whose message is `message`,
+/// in text or JSON format.
+fn listening_addr(line: &str, message: &str, field: &str) -> Option<String> {
     if let Ok(json) = serde_json::from_str::<serde_json::Value>(line) {
-        return (json["message"] == "listening")
-            .then(|| json["addr"].as_str().map(str::to_string))
+        return (json["message"] == message)
+            .then(|| json[field].as_str().map(str::to_string))
             .flatten();
     }
-    let addr = line
-        .contains("listening")
-        .then(|| line.split("addr=").nth(1))??;
-    addr.split_whitespace().next().map(str::to_string)
+    // Text: `… khulasa::transport::server: <message> <field>=<addr> …`.
+    let rest = line.split(": ").skip(1).find(|r| r.starts_with(message))?;
+    let rest = rest.strip_prefix(message)?.strip_prefix(' ')?;
+    let addr = rest
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix(field)?.strip_prefix('='))?;
+    Some(addr.to_string())
 }
 
 pub fn request(id: &str, text: &str) -> AnalyzeRequest {
@@ -326,4 +345,101 @@ pub fn char_slice(text: &str, start: u32, end: u32) -> String {
         .skip(start as usize)
         .take((end - start) as usize)
         .collect()
+}
+
+/// One HTTP/1.1 exchange over a plain TCP connection.
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Sends `head` (request line and headers, CRLF-separated, without the
+/// blank line) and then `body` as is, and reads the answer to the end
+/// (`Connection: close` is added). No Content-Length is added: the caller
+/// says what it declares, so it can declare more than it sends.
+pub async fn http_raw(addr: &str, head: &str, body: &[u8]) -> HttpResponse {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connect to the HTTP API");
+    let head = format!("{head}\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.expect("send head");
+    stream.write_all(body).await.expect("send body");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.expect("read answer");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no header end in {:?}", String::from_utf8_lossy(&raw)));
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line in {head:?}"));
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect::<Vec<_>>();
+    let body = raw[split + 4..].to_vec();
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    assert!(!chunked, "the server sends sized bodies");
+    HttpResponse {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// `method path` with `headers` and a sized `body`.
+pub async fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> HttpResponse {
+    let mut head = format!("{method} {path} HTTP/1.1\r\nContent-Length: {}", body.len());
+    for (k, v) in headers {
+        head.push_str(&format!("\r\n{k}: {v}"));
+    }
+    http_raw(addr, &head, body).await
+}
+
+/// Whatever the peer answers to `head` (`Connection: close`), read until it
+/// closes; empty or garbage when it does not speak plain HTTP.
+pub async fn http_try(addr: &str, head: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(mut stream) = tokio::net::TcpStream::connect(addr).await else {
+        return String::new();
+    };
+    let head = format!("{head}\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    if stream.write_all(head.as_bytes()).await.is_err() {
+        return String::new();
+    }
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw).await;
+    String::from_utf8_lossy(&raw).to_string()
 }

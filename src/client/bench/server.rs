@@ -31,8 +31,14 @@ impl Spawned {
         let log_file = std::fs::File::create(log)
             .with_context(|| format!("cannot create {}", log.display()))?;
         let started = Instant::now();
-        let child = Command::new(bin)
-            .args(argv)
+        let mut command = Command::new(bin);
+        command.args(argv);
+        // The HTTP API stays off unless asked for: a compared pair of
+        // servers would share its default port.
+        if !argv.iter().any(|a| a.starts_with("--http-listen")) {
+            command.arg("--http-listen=");
+        }
+        let child = command
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
             .stdin(Stdio::null())
