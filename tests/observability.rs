@@ -193,6 +193,19 @@ async fn metrics_count_requests_by_method_and_code_and_time_each_stage() {
     assert!(sample(&text, "process_resident_memory_bytes", &[]).is_some_and(|b| b > 1e6));
 }
 
+/// The server's "analyzed" log line for request `id`. The log is read from
+/// the server's stderr as it comes: wait for the line rather than assume it
+/// is in when the answer is.
+async fn analyzed(server: &Server, id: &str) -> serde_json::Value {
+    let line = server
+        .wait_log(id, |l| {
+            serde_json::from_str::<serde_json::Value>(l)
+                .is_ok_and(|v| v["message"] == "analyzed" && v["id"] == id)
+        })
+        .await;
+    serde_json::from_str(&line).expect("a JSON log line")
+}
+
 #[tokio::test]
 async fn the_callers_trace_id_is_continued_in_the_log_line() {
     let server = Server::start_serving(&["--log-format", "json"]).await;
@@ -206,16 +219,14 @@ async fn the_callers_trace_id_is_continued_in_the_log_line() {
         .await
         .expect("analyze");
 
-    let log = server.log();
-    let analyzed = |id: &str| -> serde_json::Value {
-        log.iter()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .find(|v| v["message"] == "analyzed" && v["id"] == id)
-            .unwrap_or_else(|| panic!("no analyzed line for {id}: {log:?}"))
-    };
-    assert_eq!(analyzed("traced")["span"]["trace_id"], TRACE_ID);
+    // The log is read from the server's stderr as it comes: wait for the
+    // lines rather than assume they are in when the answer is.
+    assert_eq!(
+        analyzed(&server, "traced").await["span"]["trace_id"],
+        TRACE_ID
+    );
     // Without a traceparent the request starts a trace of its own.
-    let own = analyzed("untraced")["span"]["trace_id"]
+    let own = analyzed(&server, "untraced").await["span"]["trace_id"]
         .as_str()
         .expect("a trace id")
         .to_string();
