@@ -80,7 +80,7 @@ class Server:
         env.pop("KHULASA_LISTEN", None)
         env.pop("KHULASA_MODELS", None)
         self.proc = subprocess.Popen(
-            [str(binary), "--listen", "127.0.0.1:0", "--models", str(models)],
+            [str(binary), "--listen", "127.0.0.1:0", "--http-listen", "", "--models", str(models)],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
         self.log: list[str] = []
         self.addr = None
