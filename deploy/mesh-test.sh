@@ -96,7 +96,7 @@ start_replica() { # $1 = index 0..2
   local i=$1
   # One ONNX thread each: three replicas share the machine's cores. No
   # HTTP API: the replicas would share its default port.
-  KHULASA_LISTEN=127.0.0.1:${PORTS[$i]} KHULASA_HTTP_LISTEN= KHULASA_MODELS=$MODELS KHULASA_INTRA_THREADS=1 \
+  KHULASA_LISTEN=127.0.0.1:${PORTS[$i]} KHULASA_HTTP_LISTEN='' KHULASA_MODELS=$MODELS KHULASA_INTRA_THREADS=1 \
     KHULASA_DRAIN_SECONDS=30 RUST_LOG=info,ort=warn \
     "$SERVER" >>"$W/replica-$i.log" 2>&1 &
   PIDS[$i]=$!
