@@ -103,16 +103,17 @@ lint: require-cargo
 # their reasons in proto/buf.yaml), then breaking changes against the previous
 # commit (source level: renames break generated clients and the JSON mapping).
 PROTO_NODE := proto/tools/node_modules
+BUF := $(PROTO_NODE)/.bin/buf
 $(PROTO_NODE)/.stamp: proto/tools/package.json proto/tools/package-lock.json
 	@command -v npm >/dev/null || { echo "error: npm not found; install Node.js (apt-get install nodejs npm)" >&2; exit 1; }
 	cd proto/tools && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 api-lint: $(PROTO_NODE)/.stamp
-	cd proto && tools/node_modules/.bin/buf lint
+	$(BUF) lint proto
 	@echo "buf lint: proto/ clean"
 	@git rev-parse -q --verify HEAD~1 >/dev/null || { echo "error: buf breaking compares with HEAD~1, which this clone lacks (shallow?)" >&2; exit 1; }
-	cd proto && tools/node_modules/.bin/buf breaking --against '../.git#ref=HEAD~1,subdir=proto'
+	$(BUF) breaking proto --against '.git#ref=HEAD~1,subdir=proto'
 	@echo "buf breaking: proto/ compatible with HEAD~1"
 
 fmt: require-cargo

@@ -219,8 +219,6 @@ async fn the_callers_trace_id_is_continued_in_the_log_line() {
         .await
         .expect("analyze");
 
-    // The log is read from the server's stderr as it comes: wait for the
-    // lines rather than assume they are in when the answer is.
     assert_eq!(
         analyzed(&server, "traced").await["span"]["trace_id"],
         TRACE_ID
