@@ -4,10 +4,10 @@
 Starts `khulasa-server` on a free loopback port with the repository's models,
 waits until it has loaded them, and checks
 
-  * NER: micro F1 on the seeded ANERcorp dev split through the server
-    (models/ner/evaluate.py's endpoint path, entity starts taken to their
-    word's start) equals models/ner-ar/manifest.json's `int8_per_row` micro
-    F1 within NER_F1_TOLERANCE;
+  * NER: micro F1 on the document-level ANERcorp dev split through the
+    server (models/ner/evaluate.py's endpoint path, entity starts taken to
+    their word's start) equals models/ner-ar/manifest.json's
+    `int8_per_row_docs` micro F1 within NER_F1_TOLERANCE;
   * summary: ROUGE-1/2/L F1 x 100 (models/summarizer/common.py's
     Arabic-normalized ROUGE against the headline) of the server's k=1 and k=3
     summaries of a fixed ANT dev slice (the first ROUGE_ARTICLES articles of
@@ -128,12 +128,12 @@ def check_ner(endpoint, anercorp: Path):
     sys.path.insert(0, str(REPO / "models" / "ner"))
     from evaluate import dev_set, eval_endpoint  # noqa: E402
     want = json.loads(NER_MANIFEST.read_text(encoding="utf-8"))[
-        "dev_scores"]["int8_per_row"]["micro"]["f1"]
-    _, texts, golds = dev_set(str(anercorp))
+        "dev_scores"]["int8_per_row_docs"]["micro"]["f1"]
+    _, texts, golds = dev_set(str(anercorp), "docs")
     res = eval_endpoint(endpoint, texts, golds, str(PROTO))
     got = res["micro"]["f1"]
     print(f"NER through the server: {len(texts)} dev sentences, micro F1 {got} "
-          f"(manifest int8_per_row {want}, tolerance {NER_F1_TOLERANCE}); "
+          f"(manifest int8_per_row_docs {want}, tolerance {NER_F1_TOLERANCE}); "
           f"{res['_seconds']} s", file=sys.stderr)
     problems = []
     if res["_text_mismatches"]:
