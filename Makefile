@@ -80,6 +80,7 @@ have_data = { [ -f "$(1)" ] || { if [ "$$CI" = true ]; then \
 # a missing data file the same way).
 test: require-cargo models $(NER_VENV)/stamp $(API_VENV)/stamp $(BROWSER_NODE)/.stamp
 	$(PYTHON) models/tools/check_e5.py --min-cos $(E5_MIN_COS)
+	$(PYTHON) models/ner/test_split.py $(ANERCORP)
 	@if $(call have_data,$(ANERCORP),check_ner); then $(PYTHON) models/tools/check_ner.py $(ANERCORP); fi
 	$(PYTHON) models/tools/golden.py --check
 	$(CARGO) test --release --all-targets

@@ -1,5 +1,6 @@
-"""Unit checks for the document-level DEV split, label maps and the seen/unseen
-entity scores (plain asserts, no pytest):
+"""Unit checks for the document-level DEV split, label maps, the seen/unseen
+entity scores, the ORG supplement and silver labelling (plain asserts, no
+pytest; `make test` runs it):
 
     python models/ner/test_split.py [ANERCORP_TRAIN]
 """
@@ -95,6 +96,42 @@ def test_replace_mentions():
     assert replace_mentions(s, pool, random.Random(0), p_ent=0.0) == s
 
 
+def test_org_supplement():
+    import collections
+
+    from org_supplement import relabel
+    counts = collections.Counter()
+    tags = lambda *p: [g for _, g in relabel(sent(*p), counts)]  # noqa: E731
+    # a ministry with a coordinated noun and a nationality adjective; the relative pronoun stays out
+    assert tags("أعلنت/O", "لوزارة/O", "الطاقة/O", "والمعادن/O", "المغربية/O", "والتي/O") == \
+        ["O", "B-ORG", "I-ORG", "I-ORG", "I-ORG", "O"]
+    # the minister's title is not the ministry
+    assert tags("وزير/O", "الخارجية/O", "الأميركية/O", "كوندوليزا/B-PER", "رايس/I-PER") == \
+        ["O", "O", "O", "B-PER", "I-PER"]
+    assert tags("باسم/O", "الخارجية/O", "الروسية/O") == ["O", "B-ORG", "I-ORG"]
+    # البيت الأبيض: from MISC, but never by cutting a longer annotated span
+    assert tags("البيت/B-MISC", "الأبيض/I-MISC", "قال/O") == ["B-ORG", "I-ORG", "O"]
+    assert tags("البيت/B-MISC", "الأبيض/I-MISC", "الجديد/I-MISC") == ["B-MISC", "I-MISC", "I-MISC"]
+    assert tags("والكرملين/B-LOC") == ["B-ORG"]
+    assert tags("وكالة/O", "الأنباء/O", "القطرية/O", "قنا/B-ORG") == ["B-ORG", "I-ORG", "I-ORG", "B-ORG"]
+    # an annotated entity inside the pattern is left alone
+    assert tags("وزارة/O", "الدفاع/O", "الأمريكية/O", "البنتاغون/B-ORG") == ["B-ORG", "I-ORG", "I-ORG", "B-ORG"]
+    assert tags("وزارة/O", "خارجية/O", "روسيا/B-LOC") == ["O", "O", "B-LOC"]
+    assert counts == {"ministry": 2, "foreign": 1, "white": 1, "kremlin": 1, "agency": 1}
+
+
+def test_silver_confident_tags():
+    import numpy as np
+
+    from silver import confident_tags
+    logits = np.full((3, 9), -5.0)
+    logits[0, 1] = logits[1, 2] = logits[2, 0] = 5.0  # B-PER I-PER O, all sure
+    tags, low = confident_tags(logits, {})
+    assert tags == ["B-PER", "I-PER", "O"] and low > 0.99
+    logits[1, 0] = 5.0  # word 2 torn between I-PER and O
+    assert confident_tags(logits, {})[1] < 0.6
+
+
 def test_anercorp(path):
     sents = read_conll(path)
     train, dev = split_dev_docs(sents)
@@ -122,6 +159,8 @@ if __name__ == "__main__":
     test_seen_unseen()
     test_parse_extra()
     test_replace_mentions()
+    test_org_supplement()
+    test_silver_confident_tags()
     path = sys.argv[1] if len(sys.argv) > 1 else "/work/shared/data/anercorp/train.txt"
     if os.path.exists(path):
         test_anercorp(path)
