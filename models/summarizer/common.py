@@ -187,6 +187,21 @@ def stubs():
     return pb, rpc
 
 
+def analyze_all(endpoint, rpc, requests):
+    """{request id: AnalyzeResponse} for `requests` (a list) sent over one
+    AnalyzeStream; exits on an in-band error or a missing answer."""
+    import grpc
+    stub = rpc.SummarizerStub(grpc.insecure_channel(endpoint))
+    out = {}
+    for resp in stub.AnalyzeStream(iter(requests)):
+        if resp.HasField("error"):
+            sys.exit(f"{endpoint}: {resp.id} failed: {resp.error.message}")
+        out[resp.id] = resp
+    if len(out) != len(requests):
+        sys.exit(f"{endpoint}: {len(out)} answers for {len(requests)} requests")
+    return out
+
+
 def read_jsonl(path):
     out = {}
     if Path(path).exists():

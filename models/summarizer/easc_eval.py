@@ -19,33 +19,22 @@ Needs numpy, grpcio and grpcio-tools (models/ner/requirements-eval.txt).
 import argparse
 import json
 import math
-import sys
 from pathlib import Path
 
-import grpc
 import numpy as np
 
-from common import REPO, greedy_oracle, rouge_l, rouge_n, stubs, tokens
+from common import REPO, analyze_all, greedy_oracle, rouge_l, rouge_n, stubs, tokens
 
 RATIO = 0.3
 
 
 def served(endpoint, pb, rpc, articles):
     """{(id, "all"|"sum"): [(start, end) code-point spans]} from the service."""
-    def requests():
-        for a in articles:
-            for kind, ratio in (("all", 1.0), ("sum", RATIO)):
-                yield pb.AnalyzeRequest(id=f"{a['id']}|{kind}", text=a["article"], language="ar",
-                                        summary=pb.SummaryOptions(ratio=ratio, mode=1),
-                                        tasks=[pb.TASK_SUMMARY])
-    stub = rpc.SummarizerStub(grpc.insecure_channel(endpoint))
-    out = {}
-    for resp in stub.AnalyzeStream(requests()):
-        if resp.HasField("error"):
-            sys.exit(f"{resp.id}: {resp.error.message}")
-        doc, kind = resp.id.split("|")
-        out[(doc, kind)] = [(s.start, s.end) for s in resp.summary.sentences]
-    return out
+    reqs = [pb.AnalyzeRequest(id=f"{a['id']}|{kind}", text=a["article"], language="ar",
+                              summary=pb.SummaryOptions(ratio=ratio, mode=1), tasks=[pb.TASK_SUMMARY])
+            for a in articles for kind, ratio in (("all", 1.0), ("sum", RATIO))]
+    return {tuple(rid.split("|")): [(s.start, s.end) for s in resp.summary.sentences]
+            for rid, resp in analyze_all(endpoint, rpc, reqs).items()}
 
 
 def score(picks, sents, refs):

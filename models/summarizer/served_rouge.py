@@ -17,31 +17,19 @@ import sys
 
 import grpc
 
-from common import load_articles, rouge_all, split_order, stubs, tokens
+from common import analyze_all, load_articles, rouge_all, split_order, stubs, tokens
 
 KS = (1, 3)
 
 
 def picks(endpoint, pb, rpc, dev):
     """{(article index, k): (summary text, span tuple)} from one service."""
-
-    def requests():
-        for i, art in dev:
-            for k in KS:
-                yield pb.AnalyzeRequest(id=f"{i}|{k}", text=art["text"], language="ar",
-                                        summary=pb.SummaryOptions(max_sentences=k),
-                                        tasks=[pb.TASK_SUMMARY])
-
+    reqs = [pb.AnalyzeRequest(id=f"{i}|{k}", text=art["text"], language="ar",
+                              summary=pb.SummaryOptions(max_sentences=k), tasks=[pb.TASK_SUMMARY])
+            for i, art in dev for k in KS]
+    out = {tuple(map(int, rid.split("|"))): (resp.summary.text, tuple((s.start, s.end) for s in resp.summary.sentences))
+           for rid, resp in analyze_all(endpoint, rpc, reqs).items()}
     stub = rpc.SummarizerStub(grpc.insecure_channel(endpoint))
-    out = {}
-    for resp in stub.AnalyzeStream(requests()):
-        if resp.HasField("error"):
-            sys.exit(f"{endpoint}: article {resp.id} failed: {resp.error.message}")
-        i, k = map(int, resp.id.split("|"))
-        out[(i, k)] = (resp.summary.text,
-                       tuple((s.start, s.end) for s in resp.summary.sentences))
-    if len(out) != len(dev) * len(KS):
-        sys.exit(f"{endpoint}: {len(out)} answers for {len(dev) * len(KS)} requests")
     info = stub.GetInfo(pb.GetInfoRequest(), timeout=10)
     models = ", ".join(f"{m.name} {m.sha256[:12]}" for m in info.models)
     return out, models
