@@ -60,60 +60,72 @@ def _all_o(tags, i, j):
     return all(t == "O" for t in tags[i:j])
 
 
+def _adjective_end(toks, j):
+    """j, or j + 1 when toks[j] is an ال…ية adjective."""
+    return j + 1 if j < len(toks) and is_adjective(toks[j]) else j
+
+
+# Each rule: (toks, tags, i) -> the end of an ORG span starting at i, or None.
+
+def _ministry(toks, tags, i):
+    if not strip_clitic(toks[i], "وزارة") or i + 1 >= len(toks) or not is_al_noun(toks[i + 1]) \
+            or (i and toks[i - 1] in TITLE):
+        return None
+    j = i + 2
+    while j < len(toks) and toks[j].startswith("وال") and len(toks[j]) > 4 and toks[j] not in RELATIVES:
+        j += 1
+    j = _adjective_end(toks, j)
+    return j if _all_o(tags, i, j) else None
+
+
+def _foreign(toks, tags, i):
+    if strip_clitic(toks[i], "الخارجية") and i + 1 < len(toks) and is_adjective(toks[i + 1]) \
+            and not (i and toks[i - 1] in TITLE) and _all_o(tags, i, i + 2):
+        return i + 2
+    return None
+
+
+def _white_house(toks, tags, i):
+    if not strip_clitic(toks[i], "البيت") or i + 1 >= len(toks) or toks[i + 1] not in ("الأبيض", "الابيض"):
+        return None
+    j = i + 2
+    exact_misc = tags[i] == "B-MISC" and tags[i + 1] == "I-MISC" and (j == len(tags) or not tags[j].startswith("I-"))
+    return j if _all_o(tags, i, j) or exact_misc else None
+
+
+def _kremlin(toks, tags, i):
+    if strip_clitic(toks[i], "الكرملين") and tags[i] in ("O", "B-LOC", "B-MISC") \
+            and (i + 1 == len(tags) or not tags[i + 1].startswith("I-")):
+        return i + 1
+    return None
+
+
+def _agency(toks, tags, i):
+    if not strip_clitic(toks[i], "وكالة") or i + 1 >= len(toks) or toks[i + 1] not in AGENCY_NOUNS:
+        return None
+    j = _adjective_end(toks, i + 2)
+    return j if _all_o(tags, i, j) else None
+
+
+RULES = (("ministry", _ministry), ("foreign", _foreign), ("white", _white_house), ("kremlin", _kremlin),
+         ("agency", _agency))
+
+
 def relabel(sent, counts):
     """Apply the rules to one sentence [(token, tag)]; return the new sentence."""
     toks = [t for t, _ in sent]
     tags = [g for _, g in sent]
-    n = len(toks)
-
-    def mark(i, j, rule):
-        tags[i] = "B-ORG"
-        for k in range(i + 1, j):
-            tags[k] = "I-ORG"
-        counts[rule] += 1
-
     i = 0
-    while i < n:
-        t = toks[i]
-        prev = toks[i - 1] if i else ""
-        if any(strip_clitic(t, b) for b in ("وزارة",)) and i + 1 < n and is_al_noun(toks[i + 1]) \
-                and prev not in TITLE:
-            j = i + 2
-            while j < n and toks[j].startswith("وال") and len(toks[j]) > 4 and toks[j] not in RELATIVES:
-                j += 1
-            if j < n and is_adjective(toks[j]):
-                j += 1
-            if _all_o(tags, i, j):
-                mark(i, j, "ministry")
+    while i < len(toks):
+        for rule, span_end in RULES:
+            j = span_end(toks, tags, i)
+            if j is not None:
+                tags[i:j] = ["B-ORG"] + ["I-ORG"] * (j - i - 1)
+                counts[rule] += 1
                 i = j
-                continue
-        if strip_clitic(t, "الخارجية") and i + 1 < n and is_adjective(toks[i + 1]) and prev not in TITLE \
-                and _all_o(tags, i, i + 2):
-            mark(i, i + 2, "foreign")
-            i += 2
-            continue
-        if strip_clitic(t, "البيت") and i + 1 < n and toks[i + 1] in ("الأبيض", "الابيض"):
-            span_end = i + 2
-            exact_misc = tags[i] == "B-MISC" and tags[i + 1] == "I-MISC" and (span_end == n or not tags[span_end].startswith("I-"))
-            if _all_o(tags, i, span_end) or exact_misc:
-                mark(i, span_end, "white")
-                i = span_end
-                continue
-        if strip_clitic(t, "الكرملين") and tags[i] in ("O", "B-LOC", "B-MISC") \
-                and (i + 1 == n or not tags[i + 1].startswith("I-")):
-            if tags[i] != "B-ORG":
-                mark(i, i + 1, "kremlin")
+                break
+        else:
             i += 1
-            continue
-        if strip_clitic(t, "وكالة") and i + 1 < n and toks[i + 1] in AGENCY_NOUNS:
-            j = i + 2
-            if j < n and is_adjective(toks[j]):
-                j += 1
-            if _all_o(tags, i, j):
-                mark(i, j, "agency")
-                i = j
-                continue
-        i += 1
     return list(zip(toks, tags))
 
 
