@@ -2,14 +2,13 @@
 
 mod common;
 
-use std::{path::Path, time::Duration};
+use std::time::Duration;
 
-use common::{request, Server};
-use khulasa::proto::summarizer_client::SummarizerClient;
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
+use common::{
+    pki::{pki, write, Pki},
+    request, Server,
 };
+use khulasa::proto::summarizer_client::SummarizerClient;
 use tonic::{
     transport::{Certificate, Channel, ClientTlsConfig, Identity},
     Code,
@@ -18,86 +17,6 @@ use tonic_health::pb::{health_client::HealthClient, HealthCheckRequest};
 
 const ARTICLE: &str = include_str!("data/economy_ar.txt");
 const TOKEN: &str = "tok-5f1e0c9a7b";
-
-/// A CA, a server certificate for localhost and a client certificate, as PEM.
-struct Pki {
-    ca: String,
-    server_cert: String,
-    server_key: String,
-    client_cert: String,
-    client_key: String,
-}
-
-fn pki() -> Pki {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "khulasa test CA");
-    ca_params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-
-    let leaf = |name: &str, usage: ExtendedKeyUsagePurpose| {
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(vec![name.to_string()]).unwrap();
-        params.distinguished_name.push(DnType::CommonName, name);
-        params.extended_key_usages.push(usage);
-        let cert = params.signed_by(&key, &issuer).unwrap();
-        (cert.pem(), key.serialize_pem())
-    };
-    let (server_cert, server_key) = leaf("localhost", ExtendedKeyUsagePurpose::ServerAuth);
-    let (client_cert, client_key) = leaf("khulasa-client", ExtendedKeyUsagePurpose::ClientAuth);
-    Pki {
-        ca: ca.pem(),
-        server_cert,
-        server_key,
-        client_cert,
-        client_key,
-    }
-}
-
-/// The PEM files of a [`Pki`] in `dir`, as paths for the command lines.
-struct PkiFiles {
-    server_cert: String,
-    server_key: String,
-    ca: String,
-    client_cert: String,
-    client_key: String,
-}
-
-impl Pki {
-    fn write_to(&self, dir: &Path) -> PkiFiles {
-        PkiFiles {
-            server_cert: write(dir, "server.pem", &self.server_cert),
-            server_key: write(dir, "server.key", &self.server_key),
-            ca: write(dir, "ca.pem", &self.ca),
-            client_cert: write(dir, "client.pem", &self.client_cert),
-            client_key: write(dir, "client.key", &self.client_key),
-        }
-    }
-}
-
-impl PkiFiles {
-    /// The server's TLS flags; with `mutual`, client certificates from the
-    /// CA are required.
-    fn server_args(&self, mutual: bool) -> Vec<&str> {
-        let mut args = vec![
-            "--tls-cert",
-            &self.server_cert,
-            "--tls-key",
-            &self.server_key,
-        ];
-        if mutual {
-            args.extend(["--tls-client-ca", self.ca.as_str()]);
-        }
-        args
-    }
-}
 
 /// Whether an Analyze call succeeds over `channel` (a failed connection is
 /// a failed call).
@@ -109,12 +28,6 @@ async fn analyze_succeeds(channel: Result<Channel, tonic::transport::Error>, id:
             .is_ok(),
         Err(_) => false,
     }
-}
-
-fn write(dir: &Path, name: &str, contents: &str) -> String {
-    let path = dir.join(name);
-    std::fs::write(&path, contents).unwrap();
-    path.to_str().unwrap().to_string()
 }
 
 fn port(server: &Server) -> &str {
