@@ -67,6 +67,32 @@ async fn finds_a_president_a_capital_and_an_organization() {
 }
 
 #[tokio::test]
+async fn finds_ministries_institutions_newspapers_and_an_unseen_foreign_name() {
+    // Organizations as newsrooms name them (a ministry, the State Department
+    // by metonymy, the White House, a newspaper) and a foreign person name
+    // that occurs in none of the training corpora.
+    let text = "أعلنت وزارة الصحة المصرية أن المستشفى الجديد في أسوان سيفتتح الشهر المقبل. \
+                وقالت الخارجية الأميركية في بيان إن الوزير أنتوني بلينكن سيزور القاهرة الأسبوع المقبل. \
+                ونقلت صحيفة الأهرام عن مسؤول في البيت الأبيض أن الزيارة ستتناول الوضع في غزة.";
+    let found = entities_of(text).await;
+    assert_found(
+        text,
+        &found,
+        &[
+            ("وزارة الصحة المصرية", "ORG"),
+            ("أسوان", "LOC"),
+            ("الخارجية الأميركية", "ORG"),
+            ("أنتوني بلينكن", "PER"),
+            ("القاهرة", "LOC"),
+            ("الأهرام", "ORG"),
+            ("البيت الأبيض", "ORG"),
+            ("غزة", "LOC"),
+        ],
+    );
+    assert_eq!(found.len(), 8, "{found:#?}");
+}
+
+#[tokio::test]
 async fn spans_survive_diacritics_tatweel_and_rtl_marks() {
     // The same kind of sentence with marks the model never sees: the spans
     // still index the original text.

@@ -33,8 +33,26 @@ from infer import NerOnnx, prf  # noqa: E402
 LABS = ("PER", "LOC", "ORG", "MISC")
 
 
-def dev_set(anercorp, split_kind="random"):
-    _, dev = split(read_conll(anercorp), split_kind)
+LABEL_CONVENTIONS = ("anercorp", "newsroom")
+
+
+def read_labelled(anercorp, labels="anercorp"):
+    """ANERcorp's sentences under a label convention: as annotated, or with
+    the newsroom ORG supplement (org_supplement.py) applied."""
+    sents = read_conll(anercorp)
+    if labels == "newsroom":
+        import collections
+
+        from org_supplement import relabel
+        counts = collections.Counter()
+        sents = [relabel(s, counts) for s in sents]
+    elif labels != "anercorp":
+        raise ValueError(f"unknown label convention {labels!r}; one of {LABEL_CONVENTIONS}")
+    return sents
+
+
+def dev_set(anercorp, split_kind="random", labels="anercorp"):
+    _, dev = split(read_labelled(anercorp, labels), split_kind)
     texts, golds = [], []
     for s in dev:
         t, g = gold_entities(s)
@@ -43,8 +61,8 @@ def dev_set(anercorp, split_kind="random"):
     return dev, texts, golds
 
 
-def train_surfaces(anercorp, split_kind="docs"):
-    train, _ = split(read_conll(anercorp), split_kind)
+def train_surfaces(anercorp, split_kind="docs", labels="anercorp"):
+    train, _ = split(read_labelled(anercorp, labels), split_kind)
     return entity_surfaces(train)
 
 
@@ -197,12 +215,14 @@ def main():
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--split", choices=("random", "docs"), default="random",
                     help="DEV split: seeded random sentences (default) or the contiguous last 10%% (documents)")
+    ap.add_argument("--labels", choices=LABEL_CONVENTIONS, default="anercorp",
+                    help="gold labels as annotated, or with the newsroom ORG supplement (org_supplement.py)")
     ap.add_argument("--batch", type=int, default=1, help="windows per ONNX call")
     ap.add_argument("--docs", type=int, default=1,
                     help="join N consecutive DEV sentences (space) into one text, like a short article")
     a = ap.parse_args()
-    dev, texts, golds = dev_set(a.anercorp, a.split)
-    seen = train_surfaces(a.anercorp, a.split) if a.split == "docs" else None
+    dev, texts, golds = dev_set(a.anercorp, a.split, a.labels)
+    seen = train_surfaces(a.anercorp, a.split, a.labels) if a.split == "docs" else None
     if a.docs > 1:
         texts, golds = join_docs(texts, golds, a.docs)
     if a.dev_out:

@@ -127,9 +127,9 @@ class Server:
 def check_ner(endpoint, anercorp: Path):
     sys.path.insert(0, str(REPO / "models" / "ner"))
     from evaluate import dev_set, eval_endpoint  # noqa: E402
-    want = json.loads(NER_MANIFEST.read_text(encoding="utf-8"))[
-        "dev_scores"]["int8_per_row_docs"]["micro"]["f1"]
-    _, texts, golds = dev_set(str(anercorp), "docs")
+    scores = json.loads(NER_MANIFEST.read_text(encoding="utf-8"))["dev_scores"]
+    want = scores["int8_per_row_docs"]["micro"]["f1"]
+    _, texts, golds = dev_set(str(anercorp), "docs", scores.get("labels", "anercorp"))
     res = eval_endpoint(endpoint, texts, golds, str(PROTO))
     got = res["micro"]["f1"]
     print(f"NER through the server: {len(texts)} dev sentences, micro F1 {got} "
