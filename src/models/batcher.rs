@@ -25,6 +25,7 @@ use std::{
 };
 
 use super::{metric_names, ModelError, SessionPool};
+use crate::stop::StopSignal;
 
 /// Padded tokens per intra-op thread that one ONNX call may hold. Measured
 /// on both encoders at one thread (BENCHMARKS.md, "Batch shapes"): a row's
@@ -100,23 +101,21 @@ pub(crate) fn length_groups(lens: &[usize], max_tokens: usize) -> Vec<Vec<usize>
 }
 
 /// Runs one request's rows without the cross-request batcher: in
-/// [`length_groups`] of at most `max_rows` rows, one session per call, polling
-/// `interrupt` between calls. One output per row, in row order.
+/// [`length_groups`] of at most `max_rows` rows, one session per call,
+/// checking `stop` between calls. One output per row, in row order.
 pub(crate) fn run_local(
     pool: &SessionPool,
     rows: &[Vec<u32>],
     max_tokens: usize,
     max_rows: usize,
-    interrupt: &dyn Fn() -> bool,
+    stop: &StopSignal,
     run: &RunBatch,
 ) -> Result<Vec<Vec<f32>>, ModelError> {
     let lens: Vec<usize> = rows.iter().map(Vec::len).collect();
     let mut out = vec![Vec::new(); rows.len()];
     for group in length_groups(&lens, max_tokens) {
         for call in group.chunks(max_rows.max(1)) {
-            if interrupt() {
-                return Err(ModelError::Interrupted);
-            }
+            stop.check()?;
             let batch: Vec<&[u32]> = call.iter().map(|&i| rows[i].as_slice()).collect();
             let outputs = pool.with_session(|session| run(session, &batch))?;
             for (&i, output) in call.iter().zip(outputs) {
@@ -264,13 +263,13 @@ impl Batcher {
         Ok(Batcher { shared, workers })
     }
 
-    /// Outputs of `rows`, in order. Blocking; `interrupt` is polled while
-    /// waiting, and an interrupted request's rows that have not started are
+    /// Outputs of `rows`, in order. Blocking; `stop` is polled while
+    /// waiting, and a stopped request's rows that have not started are
     /// dropped from the queue without disturbing anyone else's batch.
     pub(crate) fn run(
         &self,
         rows: Vec<Vec<u32>>,
-        interrupt: &dyn Fn() -> bool,
+        stop: &StopSignal,
     ) -> Result<Vec<Vec<f32>>, ModelError> {
         let n = rows.len();
         if n == 0 {
@@ -300,9 +299,9 @@ impl Batcher {
         let mut out: Vec<Option<Vec<f32>>> = vec![None; n];
         let mut received = 0;
         while received < n {
-            if interrupt() {
+            if let Err(why) = stop.check() {
                 abandoned.store(true, Ordering::SeqCst);
-                return Err(ModelError::Interrupted);
+                return Err(why.into());
             }
             match rx.recv_timeout(Duration::from_millis(10)) {
                 Ok((index, Ok(output))) => {

@@ -9,6 +9,7 @@ use super::{
     batcher::{run_local, Batcher, Batching},
     tokenizer, Manifest, ModelError, ModelKind, Runtime, SessionLayout, SessionPool,
 };
+use crate::stop::StopSignal;
 
 const PAD_ID: u32 = 1;
 const EOS_ID: u32 = 2;
@@ -61,7 +62,7 @@ impl SentenceEncoder {
             dim: 0,
         };
         let dim = encoder
-            .embed(&["warm-up"], &|| false)?
+            .embed(&["warm-up"], &StopSignal::never())?
             .first()
             .map_or(0, Vec::len);
         if dim == 0 {
@@ -81,12 +82,8 @@ impl SentenceEncoder {
     }
 
     /// L2-normalized embeddings of `texts` as passages, in input order.
-    /// Blocking; `interrupt` is polled between batches.
-    pub fn embed(
-        &self,
-        texts: &[&str],
-        interrupt: &dyn Fn() -> bool,
-    ) -> Result<Vec<Vec<f32>>, ModelError> {
+    /// Blocking; stops between batches when `stop` fires.
+    pub fn embed(&self, texts: &[&str], stop: &StopSignal) -> Result<Vec<Vec<f32>>, ModelError> {
         let max_tokens = self.manifest.max_tokens.max(2);
         let tokenizing = std::time::Instant::now();
         let mut encoded: Vec<Vec<u32>> = Vec::with_capacity(texts.len());
@@ -105,14 +102,14 @@ impl SentenceEncoder {
         }
         super::record_tokenize(&self.manifest.name, tokenizing.elapsed());
         if let Some(batcher) = &self.batcher {
-            return batcher.run(encoded, interrupt);
+            return batcher.run(encoded, stop);
         }
         run_local(
             &self.pool,
             &encoded,
             self.max_tokens,
             self.max_rows,
-            interrupt,
+            stop,
             &run_rows,
         )
     }

@@ -12,6 +12,7 @@ use super::{
     batcher::{run_local, Batcher, Batching},
     tokenizer, windows, Manifest, ModelError, ModelKind, Runtime, SessionLayout, SessionPool,
 };
+use crate::stop::StopSignal;
 
 const BOS_ID: u32 = 0;
 const PAD_ID: u32 = 1;
@@ -147,7 +148,7 @@ impl TokenClassifier {
             transitions,
             manifest,
         };
-        classifier.word_log_probs(&["تجربة", "warm-up"], &|| false)?;
+        classifier.word_log_probs(&["تجربة", "warm-up"], &StopSignal::never())?;
         Ok(classifier)
     }
 
@@ -165,12 +166,12 @@ impl TokenClassifier {
     }
 
     /// Per-word log-probabilities over [`Self::labels`]. Words must be
-    /// non-empty and already normalized. Blocking; `interrupt` is polled
-    /// between batches.
+    /// non-empty and already normalized. Blocking; stops between batches
+    /// when `stop` fires.
     pub fn word_log_probs<S: AsRef<str>>(
         &self,
         words: &[S],
-        interrupt: &dyn Fn() -> bool,
+        stop: &StopSignal,
     ) -> Result<Vec<Vec<f32>>, ModelError> {
         if words.is_empty() {
             return Ok(Vec::new());
@@ -194,7 +195,7 @@ impl TokenClassifier {
                 row
             })
             .collect();
-        let logits = self.window_logits(rows, interrupt)?;
+        let logits = self.window_logits(rows, stop)?;
 
         let n_labels = self.labels.len();
         let mut out: Vec<Vec<f32>> = vec![Vec::new(); words.len()];
@@ -217,10 +218,10 @@ impl TokenClassifier {
     fn window_logits(
         &self,
         rows: Vec<Vec<u32>>,
-        interrupt: &dyn Fn() -> bool,
+        stop: &StopSignal,
     ) -> Result<Vec<Vec<f32>>, ModelError> {
         if let Some(batcher) = &self.batcher {
-            return batcher.run(rows, interrupt);
+            return batcher.run(rows, stop);
         }
         let n_labels = self.labels.len();
         run_local(
@@ -228,7 +229,7 @@ impl TokenClassifier {
             &rows,
             self.batch_tokens,
             usize::MAX,
-            interrupt,
+            stop,
             &move |session, batch| run_rows(session, batch, n_labels),
         )
     }
