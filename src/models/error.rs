@@ -16,6 +16,9 @@ pub enum ModelError {
     Tokenizer(String),
     #[error("model output {name}: {reason}")]
     Output { name: String, reason: String },
+    /// A batch worker went away with the request's rows (it panicked).
+    #[error("{0} batch worker stopped")]
+    BatchWorkerStopped(String),
     /// The caller's stop signal fired between batches or while it waited.
     #[error(transparent)]
     Stopped(#[from] Stopped),
