@@ -26,7 +26,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::{metric_names, ModelError, SessionPool};
+use super::{metric_names, ModelError};
 use crate::stop::StopSignal;
 
 /// Padded tokens per intra-op thread that one ONNX call may hold. Measured
@@ -102,32 +102,6 @@ pub(crate) fn length_groups(lens: &[usize], max_tokens: usize) -> Vec<Vec<usize>
     groups
 }
 
-/// Runs one request's rows without the cross-request batcher: in
-/// [`length_groups`] of at most `max_rows` rows, one session per call,
-/// checking `stop` between calls. One output per row, in row order.
-pub(crate) fn run_local(
-    pool: &SessionPool,
-    rows: &[Vec<u32>],
-    max_tokens: usize,
-    max_rows: usize,
-    stop: &StopSignal,
-    run: &RunBatch,
-) -> Result<Vec<Vec<f32>>, ModelError> {
-    let lens: Vec<usize> = rows.iter().map(Vec::len).collect();
-    let mut out = vec![Vec::new(); rows.len()];
-    for group in length_groups(&lens, max_tokens) {
-        for call in group.chunks(max_rows.max(1)) {
-            stop.check()?;
-            let batch: Vec<&[u32]> = call.iter().map(|&i| rows[i].as_slice()).collect();
-            let outputs = pool.with_session(|session| run(session, &batch))?;
-            for (&i, output) in call.iter().zip(outputs) {
-                out[i] = output;
-            }
-        }
-    }
-    Ok(out)
-}
-
 /// The batching settings and the in-flight counter every batcher of one
 /// server shares.
 #[derive(Debug, Clone, Default)]
@@ -151,24 +125,18 @@ impl Batching {
     pub(crate) fn start(
         &self,
         name: &str,
-        pool: Arc<SessionPool>,
         sessions: usize,
-        run: Box<RunBatch>,
+        run: Arc<RunRows>,
     ) -> Result<Batcher, ModelError> {
         Batcher::start(
             name,
             sessions,
             self.config,
             Arc::clone(&self.in_flight),
-            Arc::new(move |rows: &[&[u32]]| pool.with_session(|session| run(session, rows))),
+            run,
         )
     }
 }
-
-/// Runs one padded batch: one output vector per row, in row order.
-pub(crate) type RunBatch = dyn Fn(&mut ort::session::Session, &[&[u32]]) -> Result<Vec<Vec<f32>>, ModelError>
-    + Send
-    + Sync;
 
 /// Runs one padded batch on whichever session is free: one output vector per
 /// row, in row order. What a batch worker calls; tests give a fake.
