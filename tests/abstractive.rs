@@ -5,12 +5,11 @@
 
 mod common;
 
-use std::sync::atomic::AtomicBool;
-
 use common::{repo_root, request, tasks, Server};
 use khulasa::{
     models::{seq2seq::Seq2SeqModel, Runtime, SessionLayout},
     proto::{summary_options::Mode, AnalyzeRequest, GetInfoRequest, SummaryOptions, Task},
+    stop::StopSignal,
 };
 
 const CULTURE: &str = include_str!("data/culture_ar.txt");
@@ -41,12 +40,7 @@ async fn the_service_serves_abstractive_summaries_from_a_seq2seq_export() {
     };
     let model = Seq2SeqModel::load(&runtime, &fixture, layout).unwrap();
     let expected = model
-        .generate(
-            CULTURE,
-            &model.default_params(),
-            &AtomicBool::new(false),
-            None,
-        )
+        .generate(CULTURE, &model.default_params(), &StopSignal::never())
         .unwrap();
     assert!(!expected.ids.is_empty());
 

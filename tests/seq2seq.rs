@@ -5,13 +5,16 @@
 
 use std::{
     path::PathBuf,
-    sync::{atomic::AtomicBool, OnceLock},
+    sync::OnceLock,
     time::{Duration, Instant},
 };
 
-use khulasa::models::{
-    seq2seq::{EarlyStopping, GenerationError, GenerationParams, Seq2SeqModel},
-    Runtime, SessionLayout,
+use khulasa::{
+    models::{
+        seq2seq::{EarlyStopping, GenerationError, GenerationParams, Seq2SeqModel},
+        Runtime, SessionLayout,
+    },
+    stop::{StopSignal, Stopped},
 };
 use serde_json::Value;
 
@@ -83,7 +86,7 @@ fn params(model: &Seq2SeqModel, p: &Value) -> GenerationParams {
 fn check_family(family: &str) -> (usize, usize) {
     let model = load(family);
     let fixture = expected(family);
-    let never = AtomicBool::new(false);
+    let never = StopSignal::never();
     let cases = fixture["cases"].as_array().unwrap();
     let mut beams = 0;
     let mut failures = Vec::new();
@@ -99,7 +102,7 @@ fn check_family(family: &str) -> (usize, usize) {
         let (encoded, truncated) = model.encode(text, params.max_input_tokens).unwrap();
         assert_eq!(encoded, input, "{family}: tokenizer differs for {text}");
         assert!(!truncated);
-        let got = model.generate(text, &params, &never, None).unwrap();
+        let got = model.generate(text, &params, &never).unwrap();
         if got.ids != want {
             failures.push(format!(
                 "{family} {name} {text}\n  want {want:?}\n  got  {:?}",
@@ -107,9 +110,7 @@ fn check_family(family: &str) -> (usize, usize) {
             ));
         }
         assert_eq!(got.input_tokens, input.len());
-        let from_ids = model
-            .generate_from_ids(&input, &params, &never, None)
-            .unwrap();
+        let from_ids = model.generate_from_ids(&input, &params, &never).unwrap();
         assert_eq!(from_ids, got.ids, "{family} {name}: ids path differs");
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -138,9 +139,9 @@ fn defaults_come_from_generation_config() {
     assert_eq!(p.num_beams, 1);
     assert_eq!(p.max_new_tokens, 63, "max_length 64 minus the start token");
     assert_eq!(p.max_input_tokens, Some(128));
-    let never = AtomicBool::new(false);
+    let never = StopSignal::never();
     let out = model
-        .generate("خبر قصير", &p, &never, None)
+        .generate("خبر قصير", &p, &never)
         .expect("generate with defaults");
     assert_eq!(out.ids.first().copied(), lang);
     assert!(out.ids.len() <= 63);
@@ -165,9 +166,7 @@ fn long_input_is_cut_keeping_trailing_special_tokens() {
     );
     let mut p = model.default_params();
     p.max_new_tokens = 4;
-    let out = model
-        .generate(&text, &p, &AtomicBool::new(false), None)
-        .unwrap();
+    let out = model.generate(&text, &p, &StopSignal::never()).unwrap();
     assert!(out.truncated && out.input_tokens == 128);
 }
 
@@ -179,29 +178,38 @@ fn cancelled_or_late_generation_stops_with_an_error() {
     p.max_new_tokens = 200;
     let text = "قال رئيس الحكومة إن الاقتصاد سيشهد نموا.";
 
-    let cancelled = AtomicBool::new(true);
+    let cancelled = StopSignal::never();
+    cancelled.cancel();
     let started = Instant::now();
-    let err = model.generate(text, &p, &cancelled, None).unwrap_err();
-    assert!(matches!(err, GenerationError::Cancelled), "{err}");
+    let err = model.generate(text, &p, &cancelled).unwrap_err();
+    assert!(
+        matches!(err, GenerationError::Stopped(Stopped::Cancelled)),
+        "{err}"
+    );
     assert!(started.elapsed() < Duration::from_millis(200));
 
-    let never = AtomicBool::new(false);
-    let past = Instant::now();
-    let err = model.generate(text, &p, &never, Some(past)).unwrap_err();
-    assert!(matches!(err, GenerationError::DeadlineExceeded), "{err}");
+    let late = StopSignal::new(Some(Instant::now()));
+    let err = model.generate(text, &p, &late).unwrap_err();
+    assert!(
+        matches!(err, GenerationError::Stopped(Stopped::DeadlineExceeded)),
+        "{err}"
+    );
 
-    // A flag set from another thread during generation stops it between
-    // steps (the tiny model alone would take a few hundred steps' worth).
-    let flag = AtomicBool::new(false);
+    // A signal cancelled from another thread during generation stops it
+    // between steps (the tiny model alone would take a few hundred steps' worth).
+    let stop = StopSignal::never();
     std::thread::scope(|s| {
         s.spawn(|| {
             std::thread::sleep(Duration::from_millis(5));
-            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            stop.cancel();
         });
-        let r = model.generate(text, &p, &flag, None);
+        let r = model.generate(text, &p, &stop);
         // Either it finished first (EOS early) or it was stopped.
         if let Err(e) = r {
-            assert!(matches!(e, GenerationError::Cancelled), "{e}");
+            assert!(
+                matches!(e, GenerationError::Stopped(Stopped::Cancelled)),
+                "{e}"
+            );
         }
     });
 }
@@ -209,7 +217,7 @@ fn cancelled_or_late_generation_stops_with_an_error() {
 #[test]
 fn invalid_params_are_rejected() {
     let model = load("mt5");
-    let never = AtomicBool::new(false);
+    let never = StopSignal::never();
     for bad in [
         GenerationParams {
             num_beams: 0,
@@ -228,7 +236,7 @@ fn invalid_params_are_rejected() {
             ..model.default_params()
         },
     ] {
-        let err = model.generate("نص", &bad, &never, None).unwrap_err();
+        let err = model.generate("نص", &bad, &never).unwrap_err();
         assert!(matches!(err, GenerationError::InvalidParams(_)), "{err}");
     }
 }

@@ -2,13 +2,15 @@
 //! requests share one ONNX call.
 //!
 //! Callers submit all rows of one request at once and block until each row's
-//! output is back. Worker threads (one per session) take the oldest queued
-//! row and the rows closest to it in length, up to a padded token budget, so
-//! padding stays small; the rows of a lone request thus spread over every
-//! session, and one article uses every core. A worker waits for more rows
-//! (at most `wait`) only while other articles are in flight that could still
-//! send some; with one article in flight it runs at once, so a lone request
-//! pays no wait.
+//! output is back or their stop signal fires: each row carries a one-shot
+//! typed reply into slots the caller owns, and the caller sleeps on its
+//! [`StopSignal`], which a reply, a cancel or the deadline wakes (no polling).
+//! Worker threads (one per session) take the oldest queued row and the rows
+//! closest to it in length, up to a padded token budget, so padding stays
+//! small; the rows of a lone request thus spread over every session, and one
+//! article uses every core. A worker waits for more rows (at most `wait`)
+//! only while other articles are in flight that could still send some; with
+//! one article in flight it runs at once, so a lone request pays no wait.
 //!
 //! Rows must give the same output whatever their batch neighbours: the models
 //! batched here are fp32 or quantize activations per row (see
@@ -17,14 +19,15 @@
 use std::{
     collections::VecDeque,
     sync::{
-        atomic::{AtomicBool, AtomicUsize, Ordering},
-        mpsc, Arc, Condvar, Mutex,
+        atomic::{AtomicUsize, Ordering},
+        Arc, Condvar, Mutex, MutexGuard, Weak,
     },
     thread::JoinHandle,
     time::{Duration, Instant},
 };
 
-use super::{metric_names, ModelError, SessionPool};
+use super::{metric_names, ModelError};
+use crate::stop::StopSignal;
 
 /// Padded tokens per intra-op thread that one ONNX call may hold. Measured
 /// on both encoders at one thread (BENCHMARKS.md, "Batch shapes"): a row's
@@ -99,34 +102,6 @@ pub(crate) fn length_groups(lens: &[usize], max_tokens: usize) -> Vec<Vec<usize>
     groups
 }
 
-/// Runs one request's rows without the cross-request batcher: in
-/// [`length_groups`] of at most `max_rows` rows, one session per call, polling
-/// `interrupt` between calls. One output per row, in row order.
-pub(crate) fn run_local(
-    pool: &SessionPool,
-    rows: &[Vec<u32>],
-    max_tokens: usize,
-    max_rows: usize,
-    interrupt: &dyn Fn() -> bool,
-    run: &RunBatch,
-) -> Result<Vec<Vec<f32>>, ModelError> {
-    let lens: Vec<usize> = rows.iter().map(Vec::len).collect();
-    let mut out = vec![Vec::new(); rows.len()];
-    for group in length_groups(&lens, max_tokens) {
-        for call in group.chunks(max_rows.max(1)) {
-            if interrupt() {
-                return Err(ModelError::Interrupted);
-            }
-            let batch: Vec<&[u32]> = call.iter().map(|&i| rows[i].as_slice()).collect();
-            let outputs = pool.with_session(|session| run(session, &batch))?;
-            for (&i, output) in call.iter().zip(outputs) {
-                out[i] = output;
-            }
-        }
-    }
-    Ok(out)
-}
-
 /// The batching settings and the in-flight counter every batcher of one
 /// server shares.
 #[derive(Debug, Clone, Default)]
@@ -150,13 +125,11 @@ impl Batching {
     pub(crate) fn start(
         &self,
         name: &str,
-        pool: Arc<SessionPool>,
         sessions: usize,
-        run: Box<RunBatch>,
+        run: Arc<RunRows>,
     ) -> Result<Batcher, ModelError> {
         Batcher::start(
             name,
-            pool,
             sessions,
             self.config,
             Arc::clone(&self.in_flight),
@@ -165,10 +138,9 @@ impl Batching {
     }
 }
 
-/// Runs one padded batch: one output vector per row, in row order.
-pub(crate) type RunBatch = dyn Fn(&mut ort::session::Session, &[&[u32]]) -> Result<Vec<Vec<f32>>, ModelError>
-    + Send
-    + Sync;
+/// Runs one padded batch on whichever session is free: one output vector per
+/// row, in row order. What a batch worker calls; tests give a fake.
+pub(crate) type RunRows = dyn Fn(&[&[u32]]) -> Result<Vec<Vec<f32>>, ModelError> + Send + Sync;
 
 /// Articles being analyzed right now, shared by every batcher: a worker only
 /// waits for rows while more articles are in flight than it has rows from.
@@ -198,13 +170,106 @@ impl Drop for InFlightGuard {
     }
 }
 
-type Reply = mpsc::Sender<(usize, Result<Vec<f32>, String>)>;
+/// Where one request's outputs land. The waiting caller holds the only
+/// strong reference: once it has returned (a stop, another row's error),
+/// its queued rows' [`Reply`] no longer reaches it and the workers drop them
+/// unrun, as TEI drops an entry whose reply channel has closed.
+struct Replies {
+    /// The model's manifest name, for the error of a lost worker.
+    model: String,
+    slots: Mutex<Slots>,
+}
+
+struct Slots {
+    outputs: Vec<Option<Vec<f32>>>,
+    missing: usize,
+    /// The first error of any of the request's rows: it fails the request.
+    error: Option<ModelError>,
+}
+
+impl Replies {
+    fn new(model: &str, rows: usize) -> Self {
+        Replies {
+            model: model.to_owned(),
+            slots: Mutex::new(Slots {
+                outputs: vec![None; rows],
+                missing: rows,
+                error: None,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Slots> {
+        self.slots.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Every output in row order once all are in, or the first error.
+    fn take_finished(&self) -> Option<Result<Vec<Vec<f32>>, ModelError>> {
+        let mut slots = self.lock();
+        if let Some(e) = slots.error.take() {
+            return Some(Err(e));
+        }
+        (slots.missing == 0).then(|| Ok(slots.outputs.drain(..).flatten().collect()))
+    }
+}
+
+/// One row's way back to its caller, used at most once: the row's output or
+/// its call's error. Dropped unsent while the caller still waits (a worker
+/// panicked holding it), it fails the request instead of leaving it waiting.
+struct Reply {
+    to: Weak<Replies>,
+    index: usize,
+    /// The caller's signal: woken after every reply.
+    stop: StopSignal,
+}
+
+impl Reply {
+    /// The caller has returned, or its stop signal fired: nobody wants the
+    /// output any more.
+    fn abandoned(&self) -> bool {
+        self.to.strong_count() == 0 || self.stop.is_stopped()
+    }
+
+    fn send(mut self, result: Result<Vec<f32>, ModelError>) {
+        let to = std::mem::take(&mut self.to);
+        self.deliver(&to, result);
+    }
+
+    fn deliver(&self, to: &Weak<Replies>, result: Result<Vec<f32>, ModelError>) {
+        let Some(replies) = to.upgrade() else {
+            return;
+        };
+        {
+            let mut slots = replies.lock();
+            match result {
+                Ok(output) => {
+                    if let Some(slot @ None) = slots.outputs.get_mut(self.index) {
+                        *slot = Some(output);
+                        slots.missing -= 1;
+                    }
+                }
+                Err(e) => {
+                    slots.error.get_or_insert(e);
+                }
+            }
+        }
+        self.stop.wake();
+    }
+}
+
+impl Drop for Reply {
+    fn drop(&mut self) {
+        let to = std::mem::take(&mut self.to);
+        if let Some(replies) = to.upgrade().filter(|_| !self.stop.is_stopped()) {
+            let lost = ModelError::BatchWorkerStopped(replies.model.clone());
+            self.deliver(&to, Err(lost));
+        }
+    }
+}
 
 struct Row {
     tokens: Vec<u32>,
-    index: usize,
     request: u64,
-    abandoned: Arc<AtomicBool>,
     reply: Reply,
     queued: Instant,
 }
@@ -223,8 +288,7 @@ struct Shared {
     ready: Condvar,
     config: BatchConfig,
     in_flight: Arc<InFlight>,
-    pool: Arc<SessionPool>,
-    run: Box<RunBatch>,
+    run: Arc<RunRows>,
 }
 
 /// A batching front for one model's session pool.
@@ -234,14 +298,13 @@ pub(crate) struct Batcher {
 }
 
 impl Batcher {
-    /// Starts one worker per session of `pool`.
+    /// Starts one worker per session (`sessions` of them), each calling `run`.
     pub(crate) fn start(
         name: &str,
-        pool: Arc<SessionPool>,
         sessions: usize,
         config: BatchConfig,
         in_flight: Arc<InFlight>,
-        run: Box<RunBatch>,
+        run: Arc<RunRows>,
     ) -> Result<Self, ModelError> {
         let shared = Arc::new(Shared {
             name: name.to_owned(),
@@ -249,7 +312,6 @@ impl Batcher {
             ready: Condvar::new(),
             config,
             in_flight,
-            pool,
             run,
         });
         let workers = (0..sessions.max(1))
@@ -264,20 +326,19 @@ impl Batcher {
         Ok(Batcher { shared, workers })
     }
 
-    /// Outputs of `rows`, in order. Blocking; `interrupt` is polled while
-    /// waiting, and an interrupted request's rows that have not started are
-    /// dropped from the queue without disturbing anyone else's batch.
+    /// Outputs of `rows`, in order. Blocking until every output is back,
+    /// a row fails (its typed error) or `stop` fires: a stopped request's
+    /// rows that have not started are dropped from the queue without
+    /// disturbing anyone else's batch.
     pub(crate) fn run(
         &self,
         rows: Vec<Vec<u32>>,
-        interrupt: &dyn Fn() -> bool,
+        stop: &StopSignal,
     ) -> Result<Vec<Vec<f32>>, ModelError> {
-        let n = rows.len();
-        if n == 0 {
+        if rows.is_empty() {
             return Ok(Vec::new());
         }
-        let abandoned = Arc::new(AtomicBool::new(false));
-        let (tx, rx) = mpsc::channel();
+        let replies = Arc::new(Replies::new(&self.shared.name, rows.len()));
         {
             let mut queue = self.lock();
             let request = queue.next_request;
@@ -286,43 +347,19 @@ impl Batcher {
             for (index, tokens) in rows.into_iter().enumerate() {
                 queue.rows.push_back(Row {
                     tokens,
-                    index,
                     request,
-                    abandoned: Arc::clone(&abandoned),
-                    reply: tx.clone(),
+                    reply: Reply {
+                        to: Arc::downgrade(&replies),
+                        index,
+                        stop: stop.clone(),
+                    },
                     queued: now,
                 });
             }
         }
-        drop(tx);
         self.shared.ready.notify_all();
-
-        let mut out: Vec<Option<Vec<f32>>> = vec![None; n];
-        let mut received = 0;
-        while received < n {
-            if interrupt() {
-                abandoned.store(true, Ordering::SeqCst);
-                return Err(ModelError::Interrupted);
-            }
-            match rx.recv_timeout(Duration::from_millis(10)) {
-                Ok((index, Ok(output))) => {
-                    out[index] = Some(output);
-                    received += 1;
-                }
-                Ok((_, Err(reason))) => {
-                    abandoned.store(true, Ordering::SeqCst);
-                    return Err(ModelError::Ort(reason));
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    return Err(ModelError::Ort(format!(
-                        "{} batch worker stopped",
-                        self.shared.name
-                    )))
-                }
-            }
-        }
-        Ok(out.into_iter().flatten().collect())
+        // Returning drops `replies`: rows still queued are abandoned.
+        stop.wait_for(|| replies.take_finished())?
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
@@ -345,7 +382,7 @@ fn work(shared: &Shared) {
         let batch = {
             let mut queue = shared.queue.lock().unwrap_or_else(|p| p.into_inner());
             loop {
-                queue.rows.retain(|r| !r.abandoned.load(Ordering::SeqCst));
+                queue.rows.retain(|r| !r.reply.abandoned());
                 if !queue.rows.is_empty() {
                     break;
                 }
@@ -370,7 +407,7 @@ fn work(shared: &Shared) {
                     .wait_timeout(queue, deadline - now)
                     .map(|(q, _)| q)
                     .unwrap_or_else(|p| p.into_inner().0);
-                queue.rows.retain(|r| !r.abandoned.load(Ordering::SeqCst));
+                queue.rows.retain(|r| !r.reply.abandoned());
                 if queue.rows.is_empty() {
                     break;
                 }
@@ -404,30 +441,22 @@ fn run_batch(shared: &Shared, batch: Vec<Row>) {
         tokens = width * rows.len(),
         "batch"
     );
-    let result = shared
-        .pool
-        .with_session(|session| (shared.run)(session, &rows));
+    let result = match (shared.run)(&rows) {
+        Ok(outputs) if outputs.len() != batch.len() => Err(ModelError::Output {
+            name: shared.name.clone(),
+            reason: format!("{} outputs for a batch of {}", outputs.len(), batch.len()),
+        }),
+        result => result,
+    };
     match result {
-        Ok(outputs) if outputs.len() == batch.len() => {
-            for (row, output) in batch.into_iter().zip(outputs) {
-                let _ = row.reply.send((row.index, Ok(output)));
-            }
-        }
         Ok(outputs) => {
-            let reason = format!(
-                "{}: {} outputs for a batch of {}",
-                shared.name,
-                outputs.len(),
-                batch.len()
-            );
-            for row in batch {
-                let _ = row.reply.send((row.index, Err(reason.clone())));
+            for (row, output) in batch.into_iter().zip(outputs) {
+                row.reply.send(Ok(output));
             }
         }
         Err(e) => {
-            let reason = e.to_string();
             for row in batch {
-                let _ = row.reply.send((row.index, Err(reason.clone())));
+                row.reply.send(Err(e.clone()));
             }
         }
     }
@@ -482,6 +511,159 @@ fn pick_by_length(lens: &[usize], max_tokens: usize) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stop::Stopped;
+    use std::sync::mpsc;
+
+    /// A batcher over `sessions` workers and a fake model: `model` answers
+    /// each call, and every row it is given is recorded in `ran`. Each call
+    /// first says it started (`entered`) and then waits until `open` sends
+    /// or is dropped.
+    struct Fake {
+        batcher: Batcher,
+        ran: Arc<Mutex<Vec<Vec<u32>>>>,
+        entered: mpsc::Receiver<()>,
+        open: mpsc::Sender<()>,
+    }
+
+    fn fake(
+        sessions: usize,
+        model: impl Fn(&[&[u32]]) -> Result<Vec<Vec<f32>>, ModelError> + Send + Sync + 'static,
+    ) -> Fake {
+        let ran = Arc::new(Mutex::new(Vec::new()));
+        let (entered_tx, entered) = mpsc::channel();
+        let (open, gate) = mpsc::channel::<()>();
+        let (entered_tx, gate) = (Mutex::new(entered_tx), Mutex::new(gate));
+        let record = Arc::clone(&ran);
+        let run = move |rows: &[&[u32]]| {
+            record
+                .lock()
+                .unwrap()
+                .extend(rows.iter().map(|r| r.to_vec()));
+            let _ = entered_tx.lock().unwrap().send(());
+            let _ = gate.lock().unwrap().recv();
+            model(rows)
+        };
+        let batcher = Batcher::start(
+            "fake",
+            sessions,
+            BatchConfig::default(),
+            Arc::default(),
+            Arc::new(run),
+        )
+        .unwrap();
+        Fake {
+            batcher,
+            ran,
+            entered,
+            open,
+        }
+    }
+
+    /// Each row's output is its tokens as floats.
+    fn echo(rows: &[&[u32]]) -> Result<Vec<Vec<f32>>, ModelError> {
+        Ok(rows
+            .iter()
+            .map(|r| r.iter().map(|&t| t as f32).collect())
+            .collect())
+    }
+
+    #[test]
+    fn outputs_come_back_in_row_order() {
+        let f = fake(2, echo);
+        drop(f.open);
+        let rows = vec![vec![5; 30], vec![1, 2], vec![3; 7], vec![4; 30]];
+        let want: Vec<Vec<f32>> = rows
+            .iter()
+            .map(|r| r.iter().map(|&t| t as f32).collect())
+            .collect();
+        assert_eq!(f.batcher.run(rows, &StopSignal::never()).unwrap(), want);
+    }
+
+    #[test]
+    fn a_stopped_waiter_returns_without_a_reply() {
+        let f = fake(1, echo);
+        // Cancelled while its row runs: the worker never answers in time.
+        let stop = StopSignal::never();
+        let canceller = stop.clone();
+        let entered = f.entered;
+        let started = Instant::now();
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                entered.recv().unwrap();
+                canceller.cancel();
+                entered
+            });
+            let err = f.batcher.run(vec![vec![1, 2]], &stop).unwrap_err();
+            assert!(
+                matches!(err, ModelError::Stopped(Stopped::Cancelled)),
+                "{err}"
+            );
+        });
+        // Its deadline passes while the worker is still busy with the row above.
+        let late = StopSignal::new(Some(Instant::now() + Duration::from_millis(30)));
+        let err = f.batcher.run(vec![vec![3]], &late).unwrap_err();
+        assert!(
+            matches!(err, ModelError::Stopped(Stopped::DeadlineExceeded)),
+            "{err}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
+        drop(f.open);
+    }
+
+    #[test]
+    fn a_stopped_request_rows_are_not_run() {
+        let f = fake(1, echo);
+        std::thread::scope(|s| {
+            let first = s.spawn(|| f.batcher.run(vec![vec![1; 4]], &StopSignal::never()));
+            // The only worker is busy with the first request; the second
+            // queues its rows behind it and is cancelled before they start.
+            f.entered.recv().unwrap();
+            let stop = StopSignal::never();
+            stop.cancel();
+            let err = f.batcher.run(vec![vec![7; 4], vec![8; 4]], &stop);
+            assert!(matches!(err, Err(ModelError::Stopped(Stopped::Cancelled))));
+            drop(f.open);
+            assert_eq!(first.join().unwrap().unwrap(), vec![vec![1.0; 4]]);
+        });
+        drop(f.batcher); // joins the worker: whatever it would run, it has
+        assert_eq!(*f.ran.lock().unwrap(), vec![vec![1; 4]]);
+    }
+
+    /// The error one row gets from an ungated fake running `model`.
+    fn error_from(
+        model: impl Fn(&[&[u32]]) -> Result<Vec<Vec<f32>>, ModelError> + Send + Sync + 'static,
+    ) -> ModelError {
+        let f = fake(1, model);
+        drop(f.open);
+        let result = f.batcher.run(vec![vec![1]], &StopSignal::never());
+        result.expect_err("the fake model fails")
+    }
+
+    #[test]
+    fn a_failed_call_reaches_the_caller_typed() {
+        let err = error_from(|_| {
+            Err(ModelError::Output {
+                name: "logits".into(),
+                reason: "bad shape".into(),
+            })
+        });
+        assert!(
+            matches!(&err, ModelError::Output { name, .. } if name == "logits"),
+            "{err}"
+        );
+        // A model that answers too few rows fails the call, typed too.
+        let err = error_from(|_| Ok(Vec::new()));
+        assert!(
+            matches!(&err, ModelError::Output { name, .. } if name == "fake"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_lost_worker_fails_the_request_instead_of_hanging() {
+        let err = error_from(|_| panic!("the model blew up"));
+        assert!(matches!(err, ModelError::BatchWorkerStopped(_)), "{err}");
+    }
 
     #[test]
     fn picks_oldest_then_nearest_lengths_within_budget() {

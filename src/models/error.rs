@@ -1,7 +1,10 @@
 use std::path::PathBuf;
 
-/// Everything that can go wrong loading or running a model.
-#[derive(Debug, thiserror::Error)]
+use crate::stop::Stopped;
+
+/// Everything that can go wrong loading or running a model. `Clone`, so the
+/// batcher can hand one failed call's error to every request in it.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ModelError {
     #[error("ONNX Runtime library not found or not loadable at {path}: {reason} (run `make models`, or set ORT_DYLIB_PATH)")]
     RuntimeLibrary { path: PathBuf, reason: String },
@@ -13,9 +16,12 @@ pub enum ModelError {
     Tokenizer(String),
     #[error("model output {name}: {reason}")]
     Output { name: String, reason: String },
-    /// The caller asked to stop between batches.
-    #[error("interrupted")]
-    Interrupted,
+    /// A batch worker went away with the request's rows (it panicked).
+    #[error("{0} batch worker stopped")]
+    BatchWorkerStopped(String),
+    /// The caller's stop signal fired between batches or while it waited.
+    #[error(transparent)]
+    Stopped(#[from] Stopped),
 }
 
 impl<R> From<ort::Error<R>> for ModelError {

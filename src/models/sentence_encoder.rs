@@ -1,14 +1,15 @@
 //! Sentence embeddings from the e5 encoder (`sentence_embedding` output:
 //! mean-pooled and L2-normalized inside the ONNX graph).
 
-use std::{path::Path, sync::Arc};
+use std::path::Path;
 
 use tokenizers::Tokenizer;
 
 use super::{
-    batcher::{run_local, Batcher, Batching},
-    tokenizer, Manifest, ModelError, ModelKind, Runtime, SessionLayout, SessionPool,
+    batcher::Batching, runner::RowRunner, tokenizer, Manifest, ModelError, ModelKind, Runtime,
+    SessionLayout, SessionPool,
 };
+use crate::stop::StopSignal;
 
 const PAD_ID: u32 = 1;
 const EOS_ID: u32 = 2;
@@ -16,14 +17,10 @@ const EOS_ID: u32 = 2;
 pub struct SentenceEncoder {
     manifest: Manifest,
     tokenizer: Tokenizer,
-    pool: Arc<SessionPool>,
-    /// Shares ONNX calls with other requests' sentences, when batching is on.
-    batcher: Option<Batcher>,
+    /// Shares ONNX calls with other requests' sentences, when batching is
+    /// on and the manifest's `max_batch_rows` is not 1.
+    runner: RowRunner,
     prefix: String,
-    /// Rows per ONNX call at most (the manifest's `max_batch_rows`).
-    max_rows: usize,
-    /// Padded tokens per ONNX call at most, without cross-request batching.
-    max_tokens: usize,
     dim: usize,
 }
 
@@ -36,32 +33,25 @@ impl SentenceEncoder {
     ) -> Result<Self, ModelError> {
         let manifest = Manifest::read_kind(dir, ModelKind::SentenceEmbedding)?;
         let tokenizer = tokenizer::load(dir)?;
-        let pool = Arc::new(SessionPool::load(runtime, &dir.join("model.onnx"), layout)?);
-        let one_row = manifest.max_batch_rows == Some(1);
-        let batcher = if batching.config.enabled && !one_row {
-            Some(batching.start(
-                &manifest.name,
-                Arc::clone(&pool),
-                layout.sessions,
-                Box::new(run_rows),
-            )?)
-        } else {
-            None
-        };
+        let pool = SessionPool::load(runtime, &dir.join("model.onnx"), layout)?;
+        let runner = RowRunner::start(
+            &manifest.name,
+            pool,
+            layout.sessions,
+            batching,
+            manifest.max_batch_rows.unwrap_or(usize::MAX),
+            run_rows,
+        )?;
         let prefix = manifest.passage_prefix.clone().unwrap_or_default();
-        let manifest_rows = manifest.max_batch_rows.unwrap_or(usize::MAX).max(1);
         let encoder = SentenceEncoder {
             manifest,
             tokenizer,
-            pool,
-            batcher,
+            runner,
             prefix,
-            max_rows: manifest_rows,
-            max_tokens: batching.config.max_tokens,
             dim: 0,
         };
         let dim = encoder
-            .embed(&["warm-up"], &|| false)?
+            .embed(&["warm-up"], &StopSignal::never())?
             .first()
             .map_or(0, Vec::len);
         if dim == 0 {
@@ -81,12 +71,8 @@ impl SentenceEncoder {
     }
 
     /// L2-normalized embeddings of `texts` as passages, in input order.
-    /// Blocking; `interrupt` is polled between batches.
-    pub fn embed(
-        &self,
-        texts: &[&str],
-        interrupt: &dyn Fn() -> bool,
-    ) -> Result<Vec<Vec<f32>>, ModelError> {
+    /// Blocking; stops between batches when `stop` fires.
+    pub fn embed(&self, texts: &[&str], stop: &StopSignal) -> Result<Vec<Vec<f32>>, ModelError> {
         let max_tokens = self.manifest.max_tokens.max(2);
         let tokenizing = std::time::Instant::now();
         let mut encoded: Vec<Vec<u32>> = Vec::with_capacity(texts.len());
@@ -104,17 +90,7 @@ impl SentenceEncoder {
             encoded.push(ids);
         }
         super::record_tokenize(&self.manifest.name, tokenizing.elapsed());
-        if let Some(batcher) = &self.batcher {
-            return batcher.run(encoded, interrupt);
-        }
-        run_local(
-            &self.pool,
-            &encoded,
-            self.max_tokens,
-            self.max_rows,
-            interrupt,
-            &run_rows,
-        )
+        self.runner.run(encoded, stop)
     }
 }
 

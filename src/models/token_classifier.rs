@@ -3,15 +3,16 @@
 //! `config.json` holding `id2label`). It turns a sequence of words into
 //! per-word label log-probabilities; decoding them is the entities task's job.
 
-use std::{collections::BTreeMap, path::Path, sync::Arc};
+use std::{collections::BTreeMap, path::Path};
 
 use serde::Deserialize;
 use tokenizers::Tokenizer;
 
 use super::{
-    batcher::{run_local, Batcher, Batching},
-    tokenizer, windows, Manifest, ModelError, ModelKind, Runtime, SessionLayout, SessionPool,
+    batcher::Batching, runner::RowRunner, tokenizer, windows, Manifest, ModelError, ModelKind,
+    Runtime, SessionLayout, SessionPool,
 };
+use crate::stop::StopSignal;
 
 const BOS_ID: u32 = 0;
 const PAD_ID: u32 = 1;
@@ -71,13 +72,10 @@ pub struct Transitions {
 pub struct TokenClassifier {
     manifest: Manifest,
     tokenizer: Tokenizer,
-    pool: Arc<SessionPool>,
     /// Shares ONNX calls with other requests' windows, when batching is on.
     /// Safe because no activation is quantized over a whole batch
     /// (`models/tools/rowquant.py` gives each token its own int8 scale).
-    batcher: Option<Batcher>,
-    /// Padded tokens per ONNX call at most, without cross-request batching.
-    batch_tokens: usize,
+    runner: RowRunner,
     labels: Vec<String>,
     pooling: WordPooling,
     max_tokens: usize,
@@ -123,23 +121,19 @@ impl TokenClassifier {
             Some(_) => return Err(ModelError::dir(dir, "transitions must be labels × labels")),
             None => None,
         };
-        let pool = Arc::new(SessionPool::load(runtime, &dir.join("model.onnx"), layout)?);
-        let batcher = if batching.config.enabled {
-            let n_labels = labels.len();
-            Some(batching.start(
-                &manifest.name,
-                Arc::clone(&pool),
-                layout.sessions,
-                Box::new(move |session, rows| run_rows(session, rows, n_labels)),
-            )?)
-        } else {
-            None
-        };
+        let pool = SessionPool::load(runtime, &dir.join("model.onnx"), layout)?;
+        let n_labels = labels.len();
+        let runner = RowRunner::start(
+            &manifest.name,
+            pool,
+            layout.sessions,
+            batching,
+            usize::MAX,
+            move |session, rows| run_rows(session, rows, n_labels),
+        )?;
         let classifier = TokenClassifier {
             tokenizer: tokenizer::load(dir)?,
-            pool,
-            batcher,
-            batch_tokens: batching.config.max_tokens,
+            runner,
             labels,
             pooling: k.word_pooling,
             max_tokens: k.max_tokens.clamp(8, manifest.max_tokens.max(8)),
@@ -147,7 +141,7 @@ impl TokenClassifier {
             transitions,
             manifest,
         };
-        classifier.word_log_probs(&["تجربة", "warm-up"], &|| false)?;
+        classifier.word_log_probs(&["تجربة", "warm-up"], &StopSignal::never())?;
         Ok(classifier)
     }
 
@@ -165,12 +159,12 @@ impl TokenClassifier {
     }
 
     /// Per-word log-probabilities over [`Self::labels`]. Words must be
-    /// non-empty and already normalized. Blocking; `interrupt` is polled
-    /// between batches.
+    /// non-empty and already normalized. Blocking; stops between batches
+    /// when `stop` fires.
     pub fn word_log_probs<S: AsRef<str>>(
         &self,
         words: &[S],
-        interrupt: &dyn Fn() -> bool,
+        stop: &StopSignal,
     ) -> Result<Vec<Vec<f32>>, ModelError> {
         if words.is_empty() {
             return Ok(Vec::new());
@@ -194,7 +188,7 @@ impl TokenClassifier {
                 row
             })
             .collect();
-        let logits = self.window_logits(rows, interrupt)?;
+        let logits = self.runner.run(rows, stop)?;
 
         let n_labels = self.labels.len();
         let mut out: Vec<Vec<f32>> = vec![Vec::new(); words.len()];
@@ -210,27 +204,6 @@ impl TokenClassifier {
             }
         }
         Ok(out)
-    }
-
-    /// Each window's logits (`tokens × labels`), through the batcher when
-    /// batching is on, else in local batches of similar lengths.
-    fn window_logits(
-        &self,
-        rows: Vec<Vec<u32>>,
-        interrupt: &dyn Fn() -> bool,
-    ) -> Result<Vec<Vec<f32>>, ModelError> {
-        if let Some(batcher) = &self.batcher {
-            return batcher.run(rows, interrupt);
-        }
-        let n_labels = self.labels.len();
-        run_local(
-            &self.pool,
-            &rows,
-            self.batch_tokens,
-            usize::MAX,
-            interrupt,
-            &move |session, batch| run_rows(session, batch, n_labels),
-        )
     }
 
     /// Each word's piece ids, capped at `max_pieces_per_word` (keeping the

@@ -22,10 +22,8 @@ use crate::{
     text::{self, Segmenter},
 };
 
-use super::{
-    request::{ArticleRequest, SummaryMode},
-    stop::{StopSignal, Stopped},
-};
+use super::request::{ArticleRequest, SummaryMode};
+use crate::stop::{StopSignal, Stopped};
 
 /// The models found in a models directory.
 pub struct ModelSet {
@@ -307,9 +305,9 @@ impl Analyzer {
             (Some((classifier, scheme)), true) => {
                 stop.check()?;
                 let found = stage("entities", &mut timings.entities, || {
-                    entities::find(classifier, scheme, text, &|| stop.is_stopped())
+                    entities::find(classifier, scheme, text, stop)
                 })
-                .map_err(|e| model_error(e, stop))?;
+                .map_err(model_error)?;
                 Some(found)
             }
             _ => None,
@@ -368,11 +366,9 @@ impl Analyzer {
 
         let candidate_texts: Vec<&str> = candidates.iter().map(|&i| pieces[i]).collect();
         let embeddings = stage("embed", &mut timings.embed, || {
-            self.models
-                .encoder
-                .embed(&candidate_texts, &|| stop.is_stopped())
+            self.models.encoder.embed(&candidate_texts, stop)
         })
-        .map_err(|e| model_error(e, stop))?;
+        .map_err(model_error)?;
 
         let chosen = stage("rank", &mut timings.rank, || {
             let char_lens: Vec<usize> = candidates
@@ -433,12 +429,11 @@ fn generate(
     stop: &StopSignal,
 ) -> Result<SummaryResult, AnalyzeError> {
     let generated = stage("generate", &mut timings.generate, || {
-        model.generate(text, &model.default_params(), stop.flag(), stop.deadline())
+        model.generate(text, &model.default_params(), stop)
     })
     .map_err(|e| match e {
-        GenerationError::Cancelled => AnalyzeError::Stopped(Stopped::Cancelled),
-        GenerationError::DeadlineExceeded => AnalyzeError::Stopped(Stopped::DeadlineExceeded),
-        GenerationError::Model(e) => AnalyzeError::Model(e),
+        GenerationError::Stopped(why) => AnalyzeError::Stopped(why),
+        GenerationError::Model(e) => model_error(e),
         e @ GenerationError::InvalidParams(_) => AnalyzeError::Generation(e.to_string()),
     })?;
     Ok(SummaryResult {
@@ -461,11 +456,12 @@ fn candidates(word_counts: &[usize], cap: usize) -> Vec<usize> {
     picked
 }
 
-/// An interrupted model call means the stop signal fired.
-fn model_error(e: ModelError, stop: &StopSignal) -> AnalyzeError {
-    match (e, stop.check()) {
-        (ModelError::Interrupted, Err(why)) => AnalyzeError::Stopped(why),
-        (e, _) => AnalyzeError::Model(e),
+/// A model call that stopped on the signal answers as the stop itself
+/// (CANCELLED or DEADLINE_EXCEEDED), not as a model failure.
+fn model_error(e: ModelError) -> AnalyzeError {
+    match e {
+        ModelError::Stopped(why) => AnalyzeError::Stopped(why),
+        e => AnalyzeError::Model(e),
     }
 }
 

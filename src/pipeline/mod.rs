@@ -4,11 +4,10 @@
 
 mod analyzer;
 mod request;
-mod stop;
 
+pub use crate::stop::{StopSignal, Stopped};
 pub use analyzer::{
     Analysis, AnalyzeError, Analyzer, ModelDirs, ModelSet, StageTimings, SummaryResult,
     MAX_RANKED_SENTENCES,
 };
 pub use request::{ArticleRequest, InvalidRequest, Limits, SummaryMode, Task, TaskSet};
-pub use stop::{StopSignal, Stopped};

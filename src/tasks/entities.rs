@@ -5,6 +5,7 @@ use std::{collections::HashSet, ops::Range};
 
 use crate::{
     models::{token_classifier::Transitions, ModelError, TokenClassifier},
+    stop::StopSignal,
     text::{
         self,
         arabic::{match_key, Proclitics},
@@ -170,12 +171,12 @@ pub fn chunks(tags: &[Tag]) -> Vec<(Range<usize>, usize)> {
 }
 
 /// Finds the entities of `text`, with byte spans on `text` itself.
-/// Blocking (runs the model); `interrupt` is polled between model batches.
+/// Blocking (runs the model); stops between model batches when `stop` fires.
 pub fn find(
     classifier: &TokenClassifier,
     scheme: &LabelScheme,
     text: &str,
-    interrupt: &dyn Fn() -> bool,
+    stop: &StopSignal,
 ) -> Result<Vec<EntitySpan>, ModelError> {
     let mut spans: Vec<Range<usize>> = Vec::new();
     let mut forms = Vec::new();
@@ -186,7 +187,7 @@ pub fn find(
             forms.push(form);
         }
     }
-    let log_probs = classifier.word_log_probs(&forms, interrupt)?;
+    let log_probs = classifier.word_log_probs(&forms, stop)?;
     let path = viterbi(&log_probs, scheme, classifier.transitions());
     let tags: Vec<Tag> = path.iter().map(|&l| scheme.tags[l]).collect();
     let article_words: HashSet<String> = forms.iter().map(|f| match_key(f)).collect();

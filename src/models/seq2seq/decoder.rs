@@ -9,12 +9,7 @@
 //! Inputs are offered by name and only those the session declares are fed,
 //! so the same code drives both layouts.
 
-use std::{
-    borrow::Cow,
-    collections::HashSet,
-    sync::atomic::{AtomicBool, Ordering},
-    time::Instant,
-};
+use std::{borrow::Cow, collections::HashSet};
 
 use ort::{
     session::{Session, SessionInputValue},
@@ -22,7 +17,7 @@ use ort::{
 };
 
 use super::{cache::KvCache, config::CacheShape, search::StepModel, GenerationError};
-use crate::models::ModelError;
+use crate::{models::ModelError, stop::StopSignal};
 
 /// The encoder's output for one input text.
 pub(crate) struct Encoded {
@@ -30,26 +25,6 @@ pub(crate) struct Encoded {
     pub hidden: Vec<f32>,
     pub len: usize,
     pub hidden_size: usize,
-}
-
-/// Checked before every step: a set flag or a passed deadline stop the
-/// search between two ONNX calls.
-#[derive(Clone, Copy)]
-pub(crate) struct Stop<'a> {
-    pub cancel: &'a AtomicBool,
-    pub deadline: Option<Instant>,
-}
-
-impl Stop<'_> {
-    pub fn check(&self) -> Result<(), GenerationError> {
-        if self.cancel.load(Ordering::Relaxed) {
-            return Err(GenerationError::Cancelled);
-        }
-        if self.deadline.is_some_and(|d| Instant::now() >= d) {
-            return Err(GenerationError::DeadlineExceeded);
-        }
-        Ok(())
-    }
 }
 
 /// A session and the input names it declares.
@@ -85,7 +60,8 @@ pub(crate) struct OnnxDecoder<'s, 'e> {
     /// `[rows, enc_len]` of ones: one unpadded input.
     mask: Vec<i64>,
     cache: KvCache,
-    stop: Stop<'e>,
+    /// Checked before every step: the search stops between two ONNX calls.
+    stop: &'e StopSignal,
 }
 
 impl<'s, 'e> OnnxDecoder<'s, 'e> {
@@ -97,7 +73,7 @@ impl<'s, 'e> OnnxDecoder<'s, 'e> {
         rows: usize,
         shape: CacheShape,
         vocab_size: usize,
-        stop: Stop<'e>,
+        stop: &'e StopSignal,
     ) -> Self {
         let hidden = encoded.hidden.repeat(rows);
         OnnxDecoder {
@@ -198,6 +174,6 @@ impl StepModel for OnnxDecoder<'_, '_> {
     }
 
     fn check_stop(&self) -> Result<(), GenerationError> {
-        self.stop.check()
+        Ok(self.stop.check()?)
     }
 }

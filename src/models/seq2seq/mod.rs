@@ -7,15 +7,15 @@
 //!
 //! Generation reproduces `transformers`' greedy and beam search token for
 //! token (see `search.rs`), with the key/value cache. It is blocking: run it
-//! on a blocking thread. It stops between decoder steps when the cancel
-//! flag is set or the deadline passes.
+//! on a blocking thread. It stops between decoder steps when the request's
+//! [`StopSignal`] fires (cancelled, or its deadline passed).
 
 mod cache;
 pub mod config;
 mod decoder;
 mod search;
 
-use std::{path::Path, sync::atomic::AtomicBool, time::Instant};
+use std::path::Path;
 
 use ort::value::Tensor;
 use tokenizers::Tokenizer;
@@ -23,10 +23,11 @@ use tokenizers::Tokenizer;
 pub use config::{CacheShape, EarlyStopping, Family, ModelConfig};
 
 use self::{
-    decoder::{Encoded, Graph, OnnxDecoder, Stop},
+    decoder::{Encoded, Graph, OnnxDecoder},
     search::SearchSettings,
 };
 use super::{tokenizer, ModelError, Runtime, SessionLayout, SessionPool};
+use crate::stop::{StopSignal, Stopped};
 
 /// Upper bounds that keep one request's work bounded.
 pub const MAX_BEAMS: usize = 16;
@@ -35,10 +36,9 @@ pub const MAX_NEW_TOKENS: usize = 1024;
 /// Why a generation did not produce a result.
 #[derive(Debug, thiserror::Error)]
 pub enum GenerationError {
-    #[error("generation cancelled")]
-    Cancelled,
-    #[error("generation deadline exceeded")]
-    DeadlineExceeded,
+    /// The request's stop signal fired: cancelled, or past its deadline.
+    #[error("generation stopped: {0}")]
+    Stopped(#[from] Stopped),
     #[error("invalid generation parameters: {0}")]
     InvalidParams(String),
     #[error(transparent)]
@@ -219,17 +219,14 @@ impl Seq2SeqModel {
     }
 
     /// Generates a summary of `text`. Blocking. Stops with
-    /// [`GenerationError::Cancelled`] once `cancel` is set, or
-    /// [`GenerationError::DeadlineExceeded`] once `deadline` has passed,
-    /// checked before every ONNX call.
+    /// [`GenerationError::Stopped`] once `stop` fires, checked before every
+    /// ONNX call.
     pub fn generate(
         &self,
         text: &str,
         params: &GenerationParams,
-        cancel: &AtomicBool,
-        deadline: Option<Instant>,
+        stop: &StopSignal,
     ) -> Result<Generated, GenerationError> {
-        let stop = Stop { cancel, deadline };
         stop.check()?;
         let (input_ids, truncated) = self.encode(text, params.max_input_tokens)?;
         let ids = self.generate_ids(&input_ids, params, stop)?;
@@ -250,17 +247,16 @@ impl Seq2SeqModel {
         &self,
         input_ids: &[u32],
         params: &GenerationParams,
-        cancel: &AtomicBool,
-        deadline: Option<Instant>,
+        stop: &StopSignal,
     ) -> Result<Vec<u32>, GenerationError> {
-        self.generate_ids(input_ids, params, Stop { cancel, deadline })
+        self.generate_ids(input_ids, params, stop)
     }
 
     fn generate_ids(
         &self,
         input_ids: &[u32],
         params: &GenerationParams,
-        stop: Stop<'_>,
+        stop: &StopSignal,
     ) -> Result<Vec<u32>, GenerationError> {
         let settings = self.settings(params)?;
         if input_ids.is_empty() {
