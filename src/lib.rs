@@ -12,3 +12,17 @@ pub mod proto;
 pub mod tasks;
 pub mod text;
 pub mod transport;
+
+/// How `khulasa-server <argv>` would run the pipeline (`argv` without the
+/// program name; its networking flags are accepted and unused), so the
+/// client's in-process bench mirrors a server's flags without depending on
+/// the transport layer. Pass the result to [`pipeline::load_analyzer`].
+pub fn server_pipeline(argv: &[String]) -> anyhow::Result<pipeline::PipelineConfig> {
+    use anyhow::Context;
+    use clap::Parser;
+    let args = transport::ServerArgs::try_parse_from(
+        std::iter::once("khulasa-server").chain(argv.iter().map(String::as_str)),
+    )
+    .context("the server flags do not parse as khulasa-server's")?;
+    Ok(args.pipeline())
+}
