@@ -3,12 +3,11 @@
 
 mod common;
 
-use std::{path::Path, sync::Arc};
+use std::sync::Arc;
 
-use common::Server;
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
+use common::{
+    tls::{pki, Pki},
+    Server,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_rustls::{
@@ -20,47 +19,6 @@ use tokio_rustls::{
 };
 
 const ARTICLE: &str = include_str!("data/economy_ar.txt");
-
-/// CA, server (localhost) and client certificates and keys, as PEM.
-struct Pki {
-    ca: String,
-    server: (String, String),
-    client: (String, String),
-}
-
-fn pki() -> Pki {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "khulasa test CA");
-    ca_params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let leaf = |name: &str, usage: ExtendedKeyUsagePurpose| {
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(vec![name.to_string()]).unwrap();
-        params.distinguished_name.push(DnType::CommonName, name);
-        params.extended_key_usages.push(usage);
-        let cert = params.signed_by(&key, &issuer).unwrap();
-        (cert.pem(), key.serialize_pem())
-    };
-    Pki {
-        ca: ca.pem(),
-        server: leaf("localhost", ExtendedKeyUsagePurpose::ServerAuth),
-        client: leaf("khulasa-client", ExtendedKeyUsagePurpose::ClientAuth),
-    }
-}
-
-fn write(dir: &Path, name: &str, contents: &str) -> String {
-    let path = dir.join(name);
-    std::fs::write(&path, contents).unwrap();
-    path.to_str().unwrap().to_string()
-}
 
 /// One HTTPS exchange (`Connection: close`): the status code, or the error
 /// that ended the handshake or the read.
@@ -81,10 +39,10 @@ async fn https(
         .unwrap()
         .with_root_certificates(roots);
     let config = if identity {
-        let certs = CertificateDer::pem_slice_iter(pki.client.0.as_bytes())
+        let certs = CertificateDer::pem_slice_iter(pki.client_cert.as_bytes())
             .collect::<Result<Vec<_>, _>>()
             .unwrap();
-        let key = PrivateKeyDer::from_pem_slice(pki.client.1.as_bytes()).unwrap();
+        let key = PrivateKeyDer::from_pem_slice(pki.client_key.as_bytes()).unwrap();
         builder.with_client_auth_cert(certs, key).unwrap()
     } else {
         builder.with_no_client_auth()
@@ -119,17 +77,8 @@ async fn https(
 async fn the_http_api_speaks_mutual_tls_like_grpc() {
     let pki = pki();
     let dir = tempfile::tempdir().unwrap();
-    let cert = write(dir.path(), "server.pem", &pki.server.0);
-    let key = write(dir.path(), "server.key", &pki.server.1);
-    let ca = write(dir.path(), "ca.pem", &pki.ca);
-    let server = Server::start(&[
-        "--tls-cert",
-        &cert,
-        "--tls-key",
-        &key,
-        "--tls-client-ca",
-        &ca,
-    ]);
+    let files = pki.write_to(dir.path());
+    let server = Server::start(&files.server_args(true));
     let addr = server.http.clone().expect("the HTTP API is on");
 
     // With the client certificate: wait for SERVING, then analyze.

@@ -1,103 +1,18 @@
-//! TLS, mutual TLS and the bearer token, with certificates made in the test.
+//! TLS, mutual TLS and the bearer token, with certificates made in the test
+//! (tests/common/tls.rs).
 
 mod common;
 
-use std::{path::Path, time::Duration};
-
-use common::{request, Server};
+use common::{
+    request,
+    tls::{pki, port, tls_channel, wait_serving_tls, write},
+    Server,
+};
 use khulasa::proto::summarizer_client::SummarizerClient;
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
-};
-use tonic::{
-    transport::{Certificate, Channel, ClientTlsConfig, Identity},
-    Code,
-};
-use tonic_health::pb::{health_client::HealthClient, HealthCheckRequest};
+use tonic::{transport::Channel, Code};
 
 const ARTICLE: &str = include_str!("data/economy_ar.txt");
 const TOKEN: &str = "tok-5f1e0c9a7b";
-
-/// A CA, a server certificate for localhost and a client certificate, as PEM.
-struct Pki {
-    ca: String,
-    server_cert: String,
-    server_key: String,
-    client_cert: String,
-    client_key: String,
-}
-
-fn pki() -> Pki {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "khulasa test CA");
-    ca_params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-
-    let leaf = |name: &str, usage: ExtendedKeyUsagePurpose| {
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(vec![name.to_string()]).unwrap();
-        params.distinguished_name.push(DnType::CommonName, name);
-        params.extended_key_usages.push(usage);
-        let cert = params.signed_by(&key, &issuer).unwrap();
-        (cert.pem(), key.serialize_pem())
-    };
-    let (server_cert, server_key) = leaf("localhost", ExtendedKeyUsagePurpose::ServerAuth);
-    let (client_cert, client_key) = leaf("khulasa-client", ExtendedKeyUsagePurpose::ClientAuth);
-    Pki {
-        ca: ca.pem(),
-        server_cert,
-        server_key,
-        client_cert,
-        client_key,
-    }
-}
-
-/// The PEM files of a [`Pki`] in `dir`, as paths for the command lines.
-struct PkiFiles {
-    server_cert: String,
-    server_key: String,
-    ca: String,
-    client_cert: String,
-    client_key: String,
-}
-
-impl Pki {
-    fn write_to(&self, dir: &Path) -> PkiFiles {
-        PkiFiles {
-            server_cert: write(dir, "server.pem", &self.server_cert),
-            server_key: write(dir, "server.key", &self.server_key),
-            ca: write(dir, "ca.pem", &self.ca),
-            client_cert: write(dir, "client.pem", &self.client_cert),
-            client_key: write(dir, "client.key", &self.client_key),
-        }
-    }
-}
-
-impl PkiFiles {
-    /// The server's TLS flags; with `mutual`, client certificates from the
-    /// CA are required.
-    fn server_args(&self, mutual: bool) -> Vec<&str> {
-        let mut args = vec![
-            "--tls-cert",
-            &self.server_cert,
-            "--tls-key",
-            &self.server_key,
-        ];
-        if mutual {
-            args.extend(["--tls-client-ca", self.ca.as_str()]);
-        }
-        args
-    }
-}
 
 /// Whether an Analyze call succeeds over `channel` (a failed connection is
 /// a failed call).
@@ -109,53 +24,6 @@ async fn analyze_succeeds(channel: Result<Channel, tonic::transport::Error>, id:
             .is_ok(),
         Err(_) => false,
     }
-}
-
-fn write(dir: &Path, name: &str, contents: &str) -> String {
-    let path = dir.join(name);
-    std::fs::write(&path, contents).unwrap();
-    path.to_str().unwrap().to_string()
-}
-
-fn port(server: &Server) -> &str {
-    server.addr.rsplit(':').next().unwrap()
-}
-
-async fn tls_channel(
-    server: &Server,
-    pki: &Pki,
-    identity: bool,
-) -> Result<Channel, tonic::transport::Error> {
-    let mut tls = ClientTlsConfig::new()
-        .ca_certificate(Certificate::from_pem(&pki.ca))
-        .domain_name("localhost");
-    if identity {
-        tls = tls.identity(Identity::from_pem(&pki.client_cert, &pki.client_key));
-    }
-    Channel::from_shared(format!("https://localhost:{}", port(server)))
-        .unwrap()
-        .tls_config(tls)?
-        .connect_timeout(Duration::from_secs(10))
-        .connect()
-        .await
-}
-
-/// Health over TLS until SERVING (the shared helper speaks plaintext).
-async fn wait_serving_tls(server: &Server, pki: &Pki, identity: bool) {
-    for _ in 0..600 {
-        if let Ok(channel) = tls_channel(server, pki, identity).await {
-            if let Ok(resp) = HealthClient::new(channel)
-                .check(HealthCheckRequest::default())
-                .await
-            {
-                if resp.into_inner().status == 1 {
-                    return;
-                }
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("server never became SERVING over TLS: {:?}", server.log());
 }
 
 #[tokio::test]

@@ -2,6 +2,8 @@
 //! port, for integration tests.
 #![allow(dead_code)]
 
+pub mod tls;
+
 use std::{
     io::{BufRead, BufReader},
     path::PathBuf,
