@@ -3,9 +3,9 @@
 //! Data flows top to bottom through the modules:
 //! [`transport`] (gRPC) → [`pipeline`] (one article) → [`text`] (segmentation,
 //! normalization, offsets) → [`models`] (ONNX sessions) → [`tasks`]
-//! (summarize, entities). [`client`] is the `khulasa` command-line client.
+//! (summarize, entities). The `khulasa` command-line client is its own
+//! package (`client/`) built on this library.
 
-pub mod client;
 pub mod models;
 pub mod pipeline;
 pub mod proto;

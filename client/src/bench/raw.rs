@@ -6,13 +6,13 @@ use std::{sync::Arc, time::Instant};
 
 use anyhow::Result;
 use futures::future::BoxFuture;
-use tokio::sync::Semaphore;
-
-use super::{corpus::Article, driver::Target};
-use crate::{
+use khulasa::{
     pipeline::{load_analyzer, Analyzer, ArticleRequest, Limits, StopSignal, SummaryMode, TaskSet},
     tasks::summarize::SummaryLength,
 };
+use tokio::sync::Semaphore;
+
+use super::{corpus::Article, driver::Target};
 
 pub struct Raw {
     analyzer: Arc<Analyzer>,
@@ -32,7 +32,7 @@ pub struct Loaded {
 impl Raw {
     /// Loads the models as `khulasa-server <server_argv>` would.
     pub fn load(server_argv: &[String]) -> Result<Loaded> {
-        let config = crate::server_pipeline(server_argv)?;
+        let config = khulasa::server_pipeline(server_argv)?;
         let started = Instant::now();
         let analyzer = load_analyzer(&config)?;
         let batching = config.batching;
