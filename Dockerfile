@@ -33,9 +33,10 @@ RUN make models
 COPY Cargo.toml Cargo.lock build.rs ./
 COPY proto/ proto/
 COPY src/ src/
+COPY client/ client/
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked --bins \
+    cargo build --release --locked --workspace --bins \
  && install -D -m 0755 -t /out/bin target/release/khulasa-server target/release/khulasa
 
 # Only what the server loads: no .cache, recipes, training code or the venv.

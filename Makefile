@@ -43,7 +43,7 @@ check-models: models
 	@$(PYTHON) models/tools/check_e5.py --min-cos $(E5_MIN_COS)
 
 build: require-cargo models
-	$(CARGO) build --release --bins
+	$(CARGO) build --release --workspace --bins
 
 # Environment variables (KHULASA_LISTEN, KHULASA_MODELS, RUST_LOG, ...) pass through.
 serve: build
@@ -83,7 +83,7 @@ test: require-cargo models $(NER_VENV)/stamp $(API_VENV)/stamp $(BROWSER_NODE)/.
 	$(PYTHON) models/ner/test_split.py $(ANERCORP)
 	@if $(call have_data,$(ANERCORP),check_ner); then $(PYTHON) models/tools/check_ner.py $(ANERCORP); fi
 	$(PYTHON) models/tools/golden.py --check
-	$(CARGO) test --release --all-targets
+	$(CARGO) test --release --workspace --all-targets
 	$(NER_VENV)/bin/python models/tools/check_served.py --server $(SERVER) --anercorp $(ANERCORP) --ant $(ANT)
 
 # Golden outputs for tests/golden.rs (tests/data/golden/*.json) from the Python
@@ -98,7 +98,7 @@ fuzz-check: require-cargo
 
 lint: require-cargo
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 # The public API: buf's STANDARD and COMMENTS lint rules (exceptions and
 # their reasons in proto/buf.yaml), then breaking changes against the previous

@@ -34,7 +34,7 @@ CONCURRENCY=8
 say() { printf 'mesh-test: %s\n' "$*" >&2; }
 die() { printf 'mesh-test: error: %s\n' "$*" >&2; exit 1; }
 
-[[ -x $SERVER && -x $CLIENT ]] || die "build first: cargo build --release --bins"
+[[ -x $SERVER && -x $CLIENT ]] || die "build first: cargo build --release --workspace --bins"
 [[ -f $ANT ]] || die "no ANT corpus at $ANT (set ANT=path/to/ant_articles.jsonl)"
 command -v python3 >/dev/null || die "python3 not found"
 if ! command -v nginx >/dev/null; then
@@ -221,7 +221,7 @@ run_pass() { # $1 = name, rest = endpoint flags
   shift
   local t0=$SECONDS
   # Debug logs of the endpoint pool say each retry, for the count below.
-  RUST_LOG=warn,khulasa::client::endpoints=debug \
+  RUST_LOG=warn,khulasa_client::endpoints=debug \
     "$CLIENT" "$@" --timeout 60 batch --input "$W/articles.jsonl" --output "$out" \
     --concurrency "$CONCURRENCY" 2>"$log" &
   BATCH_PID=$!

@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use common::{
-    pki::{pki, Pki},
+    tls::{pki, Pki},
     Server,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

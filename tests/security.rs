@@ -1,19 +1,15 @@
-//! TLS, mutual TLS and the bearer token, with certificates made in the test.
+//! TLS, mutual TLS and the bearer token, with certificates made in the test
+//! (tests/common/tls.rs; the `khulasa` client's side is client/tests/security.rs).
 
 mod common;
 
-use std::time::Duration;
-
 use common::{
-    pki::{pki, write, Pki},
-    request, Server,
+    request,
+    tls::{pki, tls_channel, wait_serving_tls, write},
+    Server,
 };
 use khulasa::proto::summarizer_client::SummarizerClient;
-use tonic::{
-    transport::{Certificate, Channel, ClientTlsConfig, Identity},
-    Code,
-};
-use tonic_health::pb::{health_client::HealthClient, HealthCheckRequest};
+use tonic::{transport::Channel, Code};
 
 const ARTICLE: &str = include_str!("data/economy_ar.txt");
 const TOKEN: &str = "tok-5f1e0c9a7b";
@@ -28,47 +24,6 @@ async fn analyze_succeeds(channel: Result<Channel, tonic::transport::Error>, id:
             .is_ok(),
         Err(_) => false,
     }
-}
-
-fn port(server: &Server) -> &str {
-    server.addr.rsplit(':').next().unwrap()
-}
-
-async fn tls_channel(
-    server: &Server,
-    pki: &Pki,
-    identity: bool,
-) -> Result<Channel, tonic::transport::Error> {
-    let mut tls = ClientTlsConfig::new()
-        .ca_certificate(Certificate::from_pem(&pki.ca))
-        .domain_name("localhost");
-    if identity {
-        tls = tls.identity(Identity::from_pem(&pki.client_cert, &pki.client_key));
-    }
-    Channel::from_shared(format!("https://localhost:{}", port(server)))
-        .unwrap()
-        .tls_config(tls)?
-        .connect_timeout(Duration::from_secs(10))
-        .connect()
-        .await
-}
-
-/// Health over TLS until SERVING (the shared helper speaks plaintext).
-async fn wait_serving_tls(server: &Server, pki: &Pki, identity: bool) {
-    for _ in 0..600 {
-        if let Ok(channel) = tls_channel(server, pki, identity).await {
-            if let Ok(resp) = HealthClient::new(channel)
-                .check(HealthCheckRequest::default())
-                .await
-            {
-                if resp.into_inner().status == 1 {
-                    return;
-                }
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("server never became SERVING over TLS: {:?}", server.log());
 }
 
 #[tokio::test]
@@ -180,53 +135,4 @@ fn an_unreadable_token_file_stops_the_server_with_a_clear_error() {
         stderr.contains("cannot read the auth token file /nonexistent/token"),
         "{stderr}"
     );
-}
-
-/// The `khulasa` client over mutual TLS with a bearer token, as an operator
-/// without a mesh would run it.
-#[tokio::test]
-async fn the_client_speaks_mutual_tls_with_a_token() {
-    let pki = pki();
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let files = pki.write_to(d);
-    let token = write(d, "token", TOKEN);
-    let article = write(d, "article.txt", ARTICLE);
-    let server =
-        Server::start(&[files.server_args(true), vec!["--auth-token-file", &token]].concat());
-    wait_serving_tls(&server, &pki, true).await;
-
-    let endpoint = format!("localhost:{}", port(&server));
-    let tls = [
-        "--tls-ca",
-        files.ca.as_str(),
-        "--tls-cert",
-        files.client_cert.as_str(),
-        "--tls-key",
-        files.client_key.as_str(),
-    ];
-    let run = |extra: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_khulasa"))
-            .args(["--endpoint", &endpoint, "--timeout", "120"])
-            .args(tls)
-            .args(extra)
-            .args(["analyze", "--json", &article])
-            .env_remove("KHULASA_ENDPOINT")
-            .output()
-            .expect("run khulasa");
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).to_string(),
-            String::from_utf8_lossy(&out.stderr).to_string(),
-        )
-    };
-
-    let (code, stdout, stderr) = run(&["--token-file", &token]);
-    assert_eq!(code, Some(0), "{stderr}");
-    let response: serde_json::Value = serde_json::from_str(&stdout).expect("JSON answer");
-    assert!(response["summary"].is_object(), "{stdout}");
-
-    let (code, _, stderr) = run(&[]);
-    assert_ne!(code, Some(0));
-    assert!(stderr.contains("UNAUTHENTICATED"), "{stderr}");
 }

@@ -3,6 +3,7 @@
 //! transport layer runs it on the blocking pool.
 
 mod analyzer;
+mod load;
 mod request;
 
 pub use crate::stop::{StopSignal, Stopped};
@@ -10,4 +11,5 @@ pub use analyzer::{
     Analysis, AnalyzeError, Analyzer, ModelDirs, ModelSet, StageTimings, SummaryResult,
     MAX_RANKED_SENTENCES,
 };
+pub use load::{load_analyzer, PipelineConfig};
 pub use request::{ArticleRequest, InvalidRequest, Limits, SummaryMode, Task, TaskSet};

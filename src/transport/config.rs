@@ -5,6 +5,11 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Parser, ValueEnum};
 
+use crate::{
+    models::{BatchConfig, SessionLayout},
+    pipeline::{Limits, PipelineConfig},
+};
+
 /// Whether requests share ONNX calls (`--batching`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Switch {
@@ -157,25 +162,33 @@ pub struct ServerArgs {
 }
 
 impl ServerArgs {
-    pub fn intra_threads(&self) -> usize {
-        self.intra_threads
-    }
-
-    pub fn max_concurrent(&self) -> usize {
-        match (self.max_concurrent, self.batching) {
-            (Some(n), _) => n,
-            (None, Switch::On) => self.sessions.max(16),
-            (None, Switch::Off) => self.sessions,
-        }
-    }
-
-    pub fn batching(&self) -> crate::models::BatchConfig {
-        crate::models::BatchConfig {
-            enabled: self.batching == Switch::On,
-            max_tokens: self.batch_max_tokens.unwrap_or_else(|| {
-                crate::models::BatchConfig::max_tokens_for(self.intra_threads())
-            }),
-            wait: Duration::from_millis(self.batch_wait_ms),
+    /// What these flags say about running the pipeline, for
+    /// [`load_analyzer`](crate::pipeline::load_analyzer) and admission.
+    pub fn pipeline(&self) -> PipelineConfig {
+        PipelineConfig {
+            models: self.models.clone(),
+            summarizer: self.summarizer.clone(),
+            encoder: self.encoder.clone(),
+            entities: self.entities.clone(),
+            layout: SessionLayout {
+                sessions: self.sessions.max(1),
+                intra_threads: self.intra_threads,
+            },
+            batching: BatchConfig {
+                enabled: self.batching == Switch::On,
+                max_tokens: self
+                    .batch_max_tokens
+                    .unwrap_or_else(|| BatchConfig::max_tokens_for(self.intra_threads)),
+                wait: Duration::from_millis(self.batch_wait_ms),
+            },
+            max_concurrent: match (self.max_concurrent, self.batching) {
+                (Some(n), _) => n,
+                (None, Switch::On) => self.sessions.max(16),
+                (None, Switch::Off) => self.sessions,
+            },
+            limits: Limits {
+                max_article_chars: self.max_article_chars,
+            },
         }
     }
 

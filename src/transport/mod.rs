@@ -15,6 +15,6 @@ mod telemetry;
 
 pub use auth::read_token_file;
 pub use config::{LogFormat, OptionalAddr, ServerArgs};
-pub use server::{load_analyzer, run};
+pub use server::run;
 pub use service::SummarizerService;
 pub use telemetry::Telemetry;

@@ -26,8 +26,7 @@ use super::{
     ServerArgs, SummarizerService,
 };
 use crate::{
-    models::{Batching, Runtime, SessionLayout},
-    pipeline::{Analyzer, Limits, ModelDirs, ModelSet},
+    pipeline::{load_analyzer, Analyzer},
     proto::{summarizer_server::SummarizerServer, FILE_DESCRIPTOR_SET},
 };
 
@@ -48,11 +47,10 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let ready = Readiness::default();
     set_health(&health, &ready, ServingStatus::NotServing).await;
 
+    let pipeline = args.pipeline();
     let settings = Settings {
-        limits: Limits {
-            max_article_chars: args.max_article_chars,
-        },
-        max_concurrent: args.max_concurrent(),
+        limits: pipeline.limits,
+        max_concurrent: pipeline.max_concurrent,
         max_queue: args.max_queue,
         max_queue_chars: args.max_queue_chars,
         max_message_bytes: args.max_message_bytes,
@@ -118,9 +116,8 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     {
         let health = health.clone();
         let readiness = ready.clone();
-        let args = args.clone();
         tokio::spawn(async move {
-            let loaded = tokio::task::spawn_blocking(move || load_analyzer(&args)).await;
+            let loaded = tokio::task::spawn_blocking(move || load_analyzer(&pipeline)).await;
             match loaded {
                 Ok(Ok(ready)) => {
                     let _ = analyzer.set(Arc::new(ready));
@@ -234,55 +231,6 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
     tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-}
-
-/// Loads the ONNX Runtime and every model as `args` say, and warms them:
-/// the server's analyzer, also used by `khulasa bench --raw` so both measure
-/// the same pipeline.
-pub fn load_analyzer(args: &ServerArgs) -> anyhow::Result<Analyzer> {
-    let models_dir = args.models.as_path();
-    let library = Runtime::library_path(models_dir);
-    let runtime = Runtime::load(&library)?;
-    tracing::info!(library = %runtime.library().display(), "ONNX Runtime loaded");
-    let layout = SessionLayout {
-        sessions: args.sessions.max(1),
-        intra_threads: args.intra_threads(),
-    };
-    let batching = Batching {
-        config: args.batching(),
-        ..Batching::default()
-    };
-    tracing::info!(
-        sessions = layout.sessions,
-        intra_threads = layout.intra_threads,
-        batching = batching.config.enabled,
-        batch_max_tokens = batching.config.max_tokens,
-        batch_wait_ms = batching.config.wait.as_millis() as u64,
-        "session layout"
-    );
-    let models = ModelSet::load(
-        &runtime,
-        models_dir,
-        ModelDirs {
-            summarizer: args.summarizer.as_deref(),
-            encoder: args.encoder.as_deref(),
-            entities: args.entities.as_deref(),
-        },
-        layout,
-        &batching,
-    )
-    .with_context(|| format!("loading models from {}", display(models_dir)))?;
-    for m in models.manifests() {
-        tracing::info!(name = %m.name, kind = m.kind.as_str(), version = %m.version, "model ready");
-    }
-    if models.entities.is_none() {
-        tracing::warn!(
-            "no token-classification model found: TASK_ENTITIES will fail with FAILED_PRECONDITION"
-        );
-    }
-    // The runtime must outlive every session; it lives for the process.
-    std::mem::forget(runtime);
-    Ok(Analyzer::new(models))
 }
 
 fn display(p: &Path) -> String {

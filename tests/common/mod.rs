@@ -1,12 +1,13 @@
 //! Starting the real `khulasa-server` with the real models, on an ephemeral
-//! port, for integration tests.
+//! port, for integration tests: the server's own, and the client's
+//! (client/tests), which include this module by path.
 #![allow(dead_code)]
 
-pub mod pki;
+pub mod tls;
 
 use std::{
     io::{BufRead, BufReader},
-    path::PathBuf,
+    path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     sync::{mpsc, Arc, Mutex, OnceLock},
     time::{Duration, Instant},
@@ -18,8 +19,36 @@ use tonic_health::pb::{
     health_check_response::ServingStatus, health_client::HealthClient, HealthCheckRequest,
 };
 
+/// The workspace root, whichever package's tests run.
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .find(|dir| dir.join("Cargo.lock").is_file())
+        .expect("Cargo.lock above the package")
+        .to_path_buf()
+}
+
+/// `khulasa-server`. Cargo builds it for the server package's tests and
+/// names it; the client's tests find it in their own target directory, where
+/// `cargo test --workspace` has built it (`-p khulasa-client` alone does not:
+/// then build it first, with `cargo build -p khulasa`).
+pub fn server_exe() -> PathBuf {
+    if let Some(exe) = option_env!("CARGO_BIN_EXE_khulasa-server") {
+        return exe.into();
+    }
+    // target/<profile>/deps/<test> → target/<profile>/khulasa-server
+    let exe = std::env::current_exe().expect("the test's own path");
+    let server = exe
+        .ancestors()
+        .nth(2)
+        .expect("a test binary lives in target/<profile>/deps")
+        .join("khulasa-server");
+    assert!(
+        server.is_file(),
+        "{} not found: build it with `cargo build -p khulasa` (same profile), or run `cargo test --workspace`",
+        server.display()
+    );
+    server
 }
 
 pub fn models_dir() -> PathBuf {
@@ -44,7 +73,7 @@ impl Server {
 
     /// [`Server::start`] with extra environment variables.
     pub fn start_with_env(extra_args: &[&str], env: &[(&str, &str)]) -> Server {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_khulasa-server"));
+        let mut command = Command::new(server_exe());
         command.arg("--listen").arg("127.0.0.1:0");
         // Never the default port: tests start servers side by side.
         if !extra_args.contains(&"--http-listen") {

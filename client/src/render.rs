@@ -252,9 +252,7 @@ pub fn info(rec: &InfoRecord) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::record::{
-        GroupRecord, LimitsRecord, ModelRecord, SpanRecord, SummaryRecord,
-    };
+    use crate::record::{GroupRecord, LimitsRecord, ModelRecord, SpanRecord, SummaryRecord};
     use tonic_health::pb::health_check_response::ServingStatus;
 
     const TEXT: &str = "زار محمد القاهرة أمس. وعاد اليوم.";

@@ -4,17 +4,15 @@
 
 use std::{sync::Arc, time::Instant};
 
-use anyhow::{Context, Result};
-use clap::Parser;
+use anyhow::Result;
 use futures::future::BoxFuture;
+use khulasa::{
+    pipeline::{load_analyzer, Analyzer, ArticleRequest, Limits, StopSignal, SummaryMode, TaskSet},
+    tasks::summarize::SummaryLength,
+};
 use tokio::sync::Semaphore;
 
 use super::{corpus::Article, driver::Target};
-use crate::{
-    pipeline::{Analyzer, ArticleRequest, Limits, StopSignal, SummaryMode, TaskSet},
-    tasks::summarize::SummaryLength,
-    transport::{load_analyzer, ServerArgs},
-};
 
 pub struct Raw {
     analyzer: Arc<Analyzer>,
@@ -34,19 +32,16 @@ pub struct Loaded {
 impl Raw {
     /// Loads the models as `khulasa-server <server_argv>` would.
     pub fn load(server_argv: &[String]) -> Result<Loaded> {
-        let args = ServerArgs::try_parse_from(
-            std::iter::once("khulasa-server".to_string()).chain(server_argv.iter().cloned()),
-        )
-        .context("the server flags do not parse as khulasa-server's")?;
+        let config = khulasa::server_pipeline(server_argv)?;
         let started = Instant::now();
-        let analyzer = load_analyzer(&args)?;
-        let batching = args.batching();
+        let analyzer = load_analyzer(&config)?;
+        let batching = config.batching;
         let settings = format!(
             "models {}, {} session(s) per model, {} intra-op thread(s), {} article(s) at once, batching {}",
-            args.models.display(),
-            args.sessions.max(1),
-            args.intra_threads(),
-            args.max_concurrent(),
+            config.models.display(),
+            config.layout.sessions,
+            config.layout.intra_threads,
+            config.max_concurrent,
             if batching.enabled {
                 format!("on ({} tokens, {} ms)", batching.max_tokens, batching.wait.as_millis())
             } else {
@@ -55,10 +50,8 @@ impl Raw {
         );
         let raw = Raw {
             analyzer: Arc::new(analyzer),
-            admission: Arc::new(Semaphore::new(args.max_concurrent())),
-            limits: Limits {
-                max_article_chars: args.max_article_chars,
-            },
+            admission: Arc::new(Semaphore::new(config.max_concurrent)),
+            limits: config.limits,
         };
         Ok(Loaded {
             raw,

@@ -1,6 +1,7 @@
-//! The `khulasa` command-line client.
+//! The `khulasa` command-line client, a package of its own so the server's
+//! dependency tree carries none of its plotting and benchmarking crates.
 //!
-//! `src/bin/khulasa.rs` only parses arguments and calls [`run`]; everything
+//! `src/main.rs` only parses arguments and calls [`run`]; everything
 //! else lives here so it can be unit-tested:
 //! [`cli`] (arguments) → [`endpoints`] (channels, balancing, retries) →
 //! [`batch`] (input, resume, writer) / [`render`] (text output) /

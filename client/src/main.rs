@@ -1,5 +1,5 @@
 //! `khulasa`: command-line client of the Khulasa summarization service.
-//! All the work is in [`khulasa::client`]; this only wires up the process.
+//! All the work is in [`khulasa_client`]; this only wires up the process.
 
 use std::process::ExitCode;
 
@@ -8,7 +8,7 @@ use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = khulasa::client::Cli::parse();
+    let cli = khulasa_client::Cli::parse();
     // Logs go to stderr so they never mix with results on stdout.
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -16,7 +16,7 @@ async fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    match khulasa::client::run(cli).await {
+    match khulasa_client::run(cli).await {
         Ok(code) => code,
         Err(e) => {
             eprintln!("khulasa: error: {e:#}");

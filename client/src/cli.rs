@@ -5,7 +5,7 @@ use std::{path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::proto;
+use khulasa::proto;
 
 /// Default server address, the port `khulasa-server` listens on by default.
 pub const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:50051";
@@ -97,7 +97,7 @@ pub enum Command {
     Info(InfoArgs),
     /// Measure latency and throughput at several concurrency levels, through
     /// gRPC and in-process, and write a Markdown report and a plot.
-    Bench(crate::client::bench::BenchArgs),
+    Bench(crate::bench::BenchArgs),
 }
 
 /// `khulasa analyze`.
@@ -280,7 +280,7 @@ fn parse_ratio(s: &str) -> Result<f32, String> {
         .trim()
         .parse()
         .map_err(|_| format!("not a number: {s:?}"))?;
-    crate::tasks::summarize::Ratio::new(r)
+    khulasa::tasks::summarize::Ratio::new(r)
         .map(|_| r)
         .map_err(|e| e.to_string())
 }

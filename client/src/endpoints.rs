@@ -25,7 +25,7 @@ use tonic_health::pb::{
 };
 
 use super::record::code_name;
-use crate::proto::{self, summarizer_client::SummarizerClient};
+use khulasa::proto::{self, summarizer_client::SummarizerClient};
 
 /// Most attempts for one request, the first included. With the backoff
 /// below the retries span ~17 s: longer than a restarted replica takes to

@@ -10,7 +10,7 @@ use tonic::{
 };
 
 use super::{endpoints::ConnectOptions, Cli};
-use crate::transport::read_token_file;
+use khulasa::transport::read_token_file;
 
 /// The connection options the flags ask for.
 pub fn connect_options(cli: &Cli) -> Result<ConnectOptions> {

@@ -1,12 +1,17 @@
-//! Certificates made in the test: a CA, a server certificate for localhost
-//! and a client certificate, and the server flags that use them.
+//! Certificates made in the test (a CA, a server for localhost, a client)
+//! and TLS channels to a [`Server`] started with them: for the server's
+//! tests and the client's (client/tests) alike.
 
-use std::path::Path;
+use std::{path::Path, time::Duration};
 
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose,
 };
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
+use tonic_health::pb::{health_client::HealthClient, HealthCheckRequest};
+
+use super::Server;
 
 /// A CA, a server certificate for localhost and a client certificate, as PEM.
 pub struct Pki {
@@ -88,9 +93,49 @@ impl PkiFiles {
     }
 }
 
-/// Writes `contents` to `dir/name`; the path, for a command line.
 pub fn write(dir: &Path, name: &str, contents: &str) -> String {
     let path = dir.join(name);
     std::fs::write(&path, contents).unwrap();
     path.to_str().unwrap().to_string()
+}
+
+pub fn port(server: &Server) -> &str {
+    server.addr.rsplit(':').next().unwrap()
+}
+
+pub async fn tls_channel(
+    server: &Server,
+    pki: &Pki,
+    identity: bool,
+) -> Result<Channel, tonic::transport::Error> {
+    let mut tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(&pki.ca))
+        .domain_name("localhost");
+    if identity {
+        tls = tls.identity(Identity::from_pem(&pki.client_cert, &pki.client_key));
+    }
+    Channel::from_shared(format!("https://localhost:{}", port(server)))
+        .unwrap()
+        .tls_config(tls)?
+        .connect_timeout(Duration::from_secs(10))
+        .connect()
+        .await
+}
+
+/// Health over TLS until SERVING (the shared helper speaks plaintext).
+pub async fn wait_serving_tls(server: &Server, pki: &Pki, identity: bool) {
+    for _ in 0..600 {
+        if let Ok(channel) = tls_channel(server, pki, identity).await {
+            if let Ok(resp) = HealthClient::new(channel)
+                .check(HealthCheckRequest::default())
+                .await
+            {
+                if resp.into_inner().status == 1 {
+                    return;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("server never became SERVING over TLS: {:?}", server.log());
 }

@@ -12,7 +12,7 @@ use futures::{stream, Stream, StreamExt};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
-use crate::client::record::ErrorRecord;
+use crate::record::ErrorRecord;
 
 /// gRPC INVALID_ARGUMENT, the code given to input lines we cannot use: the
 /// server would refuse them with it too.

@@ -1,6 +1,7 @@
 //! The `khulasa batch` client against the real server: one record per input,
 //! failures recorded and reported, and resuming skips finished work.
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use std::{collections::HashMap, path::Path, process::Command};
@@ -8,8 +9,8 @@ use std::{collections::HashMap, path::Path, process::Command};
 use common::shared_server;
 use serde_json::{json, Value};
 
-const ECONOMY: &str = include_str!("data/economy_ar.txt");
-const CULTURE: &str = include_str!("data/culture_ar.txt");
+const ECONOMY: &str = include_str!("../../tests/data/economy_ar.txt");
+const CULTURE: &str = include_str!("../../tests/data/culture_ar.txt");
 
 fn run_batch(endpoint: &str, input: &Path, output: &Path) -> i32 {
     let out = Command::new(env!("CARGO_BIN_EXE_khulasa"))

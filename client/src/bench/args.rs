@@ -150,7 +150,7 @@ mod tests {
     use clap::Parser;
 
     use super::*;
-    use crate::client::{cli::Command, Cli};
+    use crate::{cli::Command, Cli};
 
     fn bench(args: &[&str]) -> Result<BenchArgs, clap::Error> {
         let cli = Cli::try_parse_from(["khulasa", "bench"].iter().chain(args))?;

@@ -6,16 +6,14 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use futures::future::BoxFuture;
+use khulasa::proto::{self, summarizer_client::SummarizerClient};
 use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::{
     health_check_response::ServingStatus, health_client::HealthClient, HealthCheckRequest,
 };
 
 use super::{corpus::Article, driver::Target};
-use crate::{
-    client::{endpoints::SUMMARIZER_SERVICE, record::code_name},
-    proto::{self, summarizer_client::SummarizerClient},
-};
+use crate::{endpoints::SUMMARIZER_SERVICE, record::code_name};
 
 /// Answers hold every entity of the article; allow long ones.
 const MAX_DECODING_BYTES: usize = 64 << 20;

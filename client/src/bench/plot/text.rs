@@ -1,6 +1,6 @@
 //! Text for plotters' bitmap backend without system fonts: a wrapper
 //! backend that lays out and rasterizes text with `ab_glyph` from a font
-//! compiled into the binary (DejaVu Sans, bench/fonts), and passes every
+//! compiled into the binary (DejaVu Sans, client/fonts), and passes every
 //! other drawing call through. plotters 0.3.7 on crates.io has no
 //! `ab_glyph` feature, and its `ttf` feature needs fontconfig and system
 //! fonts at run time.
@@ -12,10 +12,8 @@ use plotters_backend::{
     BackendColor, BackendCoord, BackendStyle, BackendTextStyle, DrawingErrorKind,
 };
 
-static DEJAVU_SANS: &[u8] = include_bytes!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/bench/fonts/DejaVuSans.ttf"
-));
+static DEJAVU_SANS: &[u8] =
+    include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/fonts/DejaVuSans.ttf"));
 
 /// A backend `B` that draws its text itself.
 pub struct WithFont<B> {

@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::proto;
+use khulasa::proto;
 
 /// One line of a batch output file: either a result or an error.
 ///
