@@ -27,13 +27,14 @@ use tonic_health::pb::{
 use super::record::code_name;
 use khulasa::proto::{self, summarizer_client::SummarizerClient};
 
-/// Most attempts for one request, the first included. With the backoff
-/// below the retries span ~17 s: longer than a restarted replica takes to
-/// load its models even on a busy machine, so a rollout or crash behind a
-/// proxy that does not health-check (nginx) never turns into failed items.
-/// Eight attempts (~7 s) lost 2 of 200 items in `make mesh-test` on a loaded
-/// CI machine, where two restarted replicas took longer than that to load.
-pub const MAX_ATTEMPTS: u32 = 12;
+/// How long one request may spend waiting between attempts (the backoff
+/// sleeps, not the attempts themselves) before a retryable failure is given
+/// up: longer than a restarted replica takes to load its models even on a
+/// busy machine, so a rollout or crash behind a proxy that does not
+/// health-check (nginx) never turns into failed items. A budget in time, not
+/// a count, because that is what the wait is for; with the backoff below it
+/// allows about 20 attempts.
+pub const RETRY_BUDGET: Duration = Duration::from_secs(30);
 /// Backoff before the second attempt; doubled for each further one.
 const BACKOFF_BASE: Duration = Duration::from_millis(100);
 /// How long an endpoint that failed with a retryable error is passed over
@@ -333,8 +334,8 @@ impl Pool {
     }
 
     /// Runs `call` on a balanced endpoint, retrying retryable failures on the
-    /// next endpoint with exponential backoff, at most [`MAX_ATTEMPTS`]
-    /// times. Each attempt gets the full timeout.
+    /// next endpoint with exponential backoff while the backoff adds up to no
+    /// more than [`RETRY_BUDGET`]. Each attempt gets the full timeout.
     pub async fn call<T, F, Fut>(&self, call: F) -> Result<T, CallError>
     where
         F: FnMut(Channel, Duration) -> Fut,
@@ -351,6 +352,7 @@ impl Pool {
     {
         let mut idx = self.pick();
         let mut attempt = 1;
+        let mut waited = Duration::ZERO;
         loop {
             let slot = &self.slots[idx];
             let result = {
@@ -382,10 +384,11 @@ impl Pool {
                 }
                 Err(_) => {}
             }
+            let delay = backoff(attempt);
             match result {
                 Ok(v) => return Ok((v, idx)),
-                Err(status) if attempt < MAX_ATTEMPTS && is_retryable(&status) => {
-                    let delay = backoff(attempt);
+                Err(status) if waited + delay <= RETRY_BUDGET && is_retryable(&status) => {
+                    waited += delay;
                     tracing::debug!(
                         endpoint = %slot.url, attempt, code = ?status.code(),
                         message = status.message(), ?delay, "retrying on the next endpoint"
@@ -775,10 +778,12 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn gives_up_after_max_attempts() {
+    // The paused clock runs the backoff sleeps at once, in tokio's time.
+    #[tokio::test(start_paused = true)]
+    async fn gives_up_when_the_retry_budget_is_spent() {
         let pool = pool(2);
         let tries = AtomicU32::new(0);
+        let start = tokio::time::Instant::now();
         let err = pool
             .call(|_, _| {
                 tries.fetch_add(1, Ordering::Relaxed);
@@ -786,11 +791,17 @@ mod tests {
             })
             .await
             .unwrap_err();
-        assert_eq!(tries.load(Ordering::Relaxed), MAX_ATTEMPTS);
-        assert_eq!(err.attempts, MAX_ATTEMPTS);
-        assert!(err
-            .to_string()
-            .contains(&format!("after {MAX_ATTEMPTS} attempts")));
+        let waited = start.elapsed();
+        // It waited as long as the budget allows, give or take one backoff.
+        assert!(waited <= RETRY_BUDGET, "{waited:?}");
+        assert!(
+            waited + BACKOFF_MAX + BACKOFF_MAX / 4 > RETRY_BUDGET,
+            "{waited:?}"
+        );
+        let tries = tries.load(Ordering::Relaxed);
+        assert!((15..=25).contains(&tries), "{tries} attempts");
+        assert_eq!(err.attempts, tries);
+        assert!(err.to_string().contains(&format!("after {tries} attempts")));
     }
 
     #[tokio::test]
