@@ -50,7 +50,6 @@ pub struct QueueLimits {
 #[derive(Debug)]
 pub struct Admission {
     workers: Arc<Semaphore>,
-    worker_count: usize,
     waiting: AtomicUsize,
     limits: QueueLimits,
     work: Mutex<Work>,
@@ -61,8 +60,12 @@ pub struct Admission {
 struct Work {
     queued_chars: usize,
     running_chars: usize,
-    /// Code points one worker analyzes per second; `None` until the first
-    /// analysis finishes.
+    /// Analyses running now.
+    running: usize,
+    /// Code points the whole server analyzes per second, all workers
+    /// together (they share the same cores, so one analysis's speed is only
+    /// right at the concurrency it ran at); `None` until calibrated or the
+    /// first analysis finishes.
     chars_per_second: Option<f64>,
 }
 
@@ -72,22 +75,27 @@ struct Work {
 pub struct Admitted {
     _permit: OwnedSemaphorePermit,
     running: Charge,
+    /// Analyses running when this one started, itself included.
+    beside_at_start: usize,
 }
 
 impl Admitted {
     /// Feeds a finished analysis of the request into the throughput
     /// estimate (only completed work: a cancelled one says nothing of speed).
+    /// The analyses that ran beside it shared the server, so the server's
+    /// speed is this one's times their mean number.
     pub fn finished(&self, took: Duration) {
-        self.running.admission.record(self.running.chars, took);
+        let admission = &self.running.admission;
+        let beside_now = admission.work().running.max(1);
+        let concurrency = (self.beside_at_start + beside_now) as f64 / 2.0;
+        admission.record(self.running.chars, took, concurrency);
     }
 }
 
 impl Admission {
     pub fn new(max_concurrent: usize, limits: QueueLimits) -> Self {
-        let worker_count = max_concurrent.max(1);
         Admission {
-            workers: Arc::new(Semaphore::new(worker_count)),
-            worker_count,
+            workers: Arc::new(Semaphore::new(max_concurrent.max(1))),
             waiting: AtomicUsize::new(0),
             limits,
             work: Mutex::new(Work::default()),
@@ -101,12 +109,18 @@ impl Admission {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn record(&self, chars: usize, took: Duration) {
+    /// Sets the speed estimate from one analysis run alone (at startup), so
+    /// that the deadline check works from the first request on.
+    pub fn calibrate(&self, chars: usize, took: Duration) {
+        self.record(chars, took, 1.0);
+    }
+
+    fn record(&self, chars: usize, took: Duration, concurrency: f64) {
         let secs = took.as_secs_f64();
         if chars == 0 || secs <= 0.0 {
             return;
         }
-        let rate = chars as f64 / secs;
+        let rate = chars as f64 / secs * concurrency.max(1.0);
         let mut work = self.work();
         work.chars_per_second = Some(match work.chars_per_second {
             Some(old) => old + RATE_WEIGHT * (rate - old),
@@ -187,7 +201,12 @@ impl Admission {
     }
 
     fn running(self: &Arc<Self>, permit: OwnedSemaphorePermit, chars: usize) -> Admitted {
-        self.work().running_chars += chars;
+        let beside_at_start = {
+            let mut work = self.work();
+            work.running_chars += chars;
+            work.running += 1;
+            work.running
+        };
         Admitted {
             _permit: permit,
             running: Charge {
@@ -195,12 +214,13 @@ impl Admission {
                 chars,
                 running: true,
             },
+            beside_at_start,
         }
     }
 
     /// Refuses a request that the measured speed says cannot finish before
-    /// `deadline`: the work ahead of it (waiting and running, spread over
-    /// the workers), then its own.
+    /// `deadline`: the work ahead of it (waiting and running), then its own,
+    /// at the server's speed.
     fn check_finish(&self, chars: usize, deadline: Instant) -> Result<(), Status> {
         let (ahead, rate) = {
             let work = self.work();
@@ -209,7 +229,7 @@ impl Admission {
                 _ => return Ok(()),
             }
         };
-        let wait = Duration::from_secs_f64(ahead as f64 / self.worker_count as f64 / rate);
+        let wait = Duration::from_secs_f64(ahead as f64 / rate);
         let own = Duration::from_secs_f64(chars as f64 / rate);
         let left = deadline.saturating_duration_since(Instant::now());
         // Only the queue makes a request late here; one too long for its
@@ -221,7 +241,7 @@ impl Admission {
         let mut status = super::status::retry_later(
             tonic::Code::ResourceExhausted,
             format!(
-            "server busy: it would finish this article after its deadline ({:.1} s from now): about {:.1} s of queued work ({ahead} code points) ahead of it and {:.1} s for its own {chars} code points at the measured {:.0} code points per second per worker; retry on another replica or after the pushback",
+            "server busy: it would finish this article after its deadline ({:.1} s from now): about {:.1} s of queued work ({ahead} code points) ahead of it and {:.1} s for its own {chars} code points at the measured {:.0} code points per second; retry on another replica or after the pushback",
             left.as_secs_f64(),
             wait.as_secs_f64(),
             own.as_secs_f64(),
@@ -257,6 +277,9 @@ struct Charge {
 impl Drop for Charge {
     fn drop(&mut self) {
         let mut work = self.admission.work();
+        if self.running {
+            work.running = work.running.saturating_sub(1);
+        }
         let total = if self.running {
             &mut work.running_chars
         } else {
@@ -416,6 +439,32 @@ mod tests {
         let soon = Instant::now() + Duration::from_secs(1);
         let mut hopeless = std::pin::pin!(admission.admit(2_000, Some(soon)));
         assert!(poll_once(hopeless.as_mut()).is_pending());
+    }
+
+    #[tokio::test]
+    async fn the_speed_is_the_whole_servers() {
+        // Two analyses side by side: one that took 2 s for 1,000 code points
+        // while another ran beside it means 1,000 code points per second.
+        let admission = Arc::new(Admission::new(2, limits(8, usize::MAX)));
+        let _a = admission.admit(1_000, None).await.unwrap();
+        let b = admission.admit(1_000, None).await.unwrap();
+        b.finished(Duration::from_secs(2));
+        assert_eq!(admission.work().chars_per_second, Some(1_000.0));
+    }
+
+    #[tokio::test]
+    async fn a_calibrated_server_refuses_from_the_first_request() {
+        let admission = Arc::new(Admission::new(16, limits(64, usize::MAX)));
+        admission.calibrate(1_000, Duration::from_secs(1));
+        // Nothing has finished yet, and workers are free: the work ahead
+        // (20 s running) still makes a 5 s article due in 10 s late.
+        let _running = admission.admit(20_000, None).await.unwrap();
+        let due = Instant::now() + Duration::from_secs(10);
+        let err = admission.admit(5_000, Some(due)).await.unwrap_err();
+        assert_eq!(err.code(), tonic::Code::ResourceExhausted);
+        assert!(err.metadata().get(RETRY_PUSHBACK).is_some());
+        let far = Instant::now() + Duration::from_secs(60);
+        assert!(admission.admit(5_000, Some(far)).await.is_ok());
     }
 
     #[tokio::test]

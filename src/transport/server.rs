@@ -59,6 +59,8 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let analyzer: Arc<OnceLock<Arc<Analyzer>>> = Arc::new(OnceLock::new());
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let service = SummarizerService::new(Arc::clone(&analyzer), settings, shutdown_rx);
+    // Times one analysis once the models are loaded (admission's first speed).
+    let calibration = service.clone();
     let auth_enabled = auth.enabled();
     let front_door = FrontDoor(auth);
     let http_app = http::router(
@@ -117,7 +119,12 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         let health = health.clone();
         let readiness = ready.clone();
         tokio::spawn(async move {
-            let loaded = tokio::task::spawn_blocking(move || load_analyzer(&pipeline)).await;
+            let loaded = tokio::task::spawn_blocking(move || {
+                let analyzer = load_analyzer(&pipeline)?;
+                calibration.calibrate(&analyzer);
+                Ok::<_, anyhow::Error>(analyzer)
+            })
+            .await;
             match loaded {
                 Ok(Ok(ready)) => {
                     let _ = analyzer.set(Arc::new(ready));

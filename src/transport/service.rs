@@ -22,9 +22,16 @@ use super::{
     status, telemetry,
 };
 use crate::{
-    pipeline::{Analysis, AnalyzeError, Analyzer, ArticleRequest, Limits, StopSignal, Stopped},
+    pipeline::{
+        Analysis, AnalyzeError, Analyzer, ArticleRequest, Limits, StopSignal, Stopped, SummaryMode,
+        TaskSet,
+    },
     proto::{self, summarizer_server::Summarizer},
+    tasks::summarize::SummaryLength,
 };
+
+/// The article [`SummarizerService::calibrate`] times: written for it (MIT).
+const CALIBRATION_TEXT: &str = include_str!("calibration_ar.txt");
 
 /// Shared by every call: the analyzer once models are loaded, admission
 /// control in front of the workers, and the shutdown signal.
@@ -64,6 +71,44 @@ impl SummarizerService {
             )),
             shutdown,
             settings,
+        }
+    }
+
+    /// Times one analysis of a built-in article, alone, so that admission
+    /// knows the server's speed before the first request: without it a
+    /// fresh server admits long articles it cannot finish before their
+    /// callers' deadlines (bench/overload.py). Blocking; run it after
+    /// loading, before SERVING.
+    pub fn calibrate(&self, analyzer: &Analyzer) {
+        let text = CALIBRATION_TEXT;
+        let request = ArticleRequest::new(
+            "calibration".into(),
+            text.into(),
+            "ar",
+            SummaryLength::default(),
+            SummaryMode::Auto,
+            TaskSet::All,
+            &self.settings.limits,
+        );
+        let started = std::time::Instant::now();
+        // No spans or logs of its own: they would be exported as a trace
+        // nobody asked for.
+        let quiet = tracing::subscriber::NoSubscriber::default();
+        let result = tracing::subscriber::with_default(quiet, || {
+            request.map_err(|e| e.to_string()).and_then(|r| {
+                analyzer
+                    .analyze(&r, &StopSignal::never())
+                    .map_err(|e| e.to_string())
+            })
+        });
+        match result {
+            Ok(_) => self
+                .admission
+                .calibrate(text.chars().count(), started.elapsed()),
+            Err(e) => tracing::warn!(
+                error = %e,
+                "calibration analysis failed; admission learns the speed from the first requests"
+            ),
         }
     }
 
