@@ -23,7 +23,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from evaluate import LABEL_CONVENTIONS, LABS, dev_set, seen_unseen, summary, train_surfaces  # noqa: E402
+from evaluate import LABEL_CONVENTIONS, LABS, dev_set, eval_onnx, seen_unseen, summary, train_surfaces  # noqa: E402
 from infer import NerOnnx, prf  # noqa: E402
 
 
@@ -33,6 +33,14 @@ def sha256(p):
         for b in iter(lambda: f.read(1 << 20), b""):
             h.update(b)
     return h.hexdigest()
+
+
+def docs_scores(model_dir, anercorp, labels):
+    """Docs-DEV scores with seen/unseen parts (evaluate.eval_onnx), without its timing."""
+    _, texts, golds = dev_set(anercorp, "docs", labels)
+    res = eval_onnx(model_dir, texts, golds, seen_surfaces=train_surfaces(anercorp, "docs", labels))
+    res.pop("_seconds")
+    return res
 
 
 def main():
@@ -45,7 +53,7 @@ def main():
     ap.add_argument("--labels", choices=LABEL_CONVENTIONS, default="anercorp",
                     help="the DEV's label convention, the one the model was trained to (evaluate.py --labels)")
     ap.add_argument("--meta", help="JSON of top-level manifest fields describing the recipe")
-    ap.add_argument("--baseline", help="model dir whose manifest has the baseline's int8_per_row_docs")
+    ap.add_argument("--baseline", help="the baseline's model dir, scored on the same docs DEV labels")
     a = ap.parse_args()
     out, ok = {}, True
     for split_kind in ("docs", "random"):
@@ -65,12 +73,7 @@ def main():
               flush=True)
     if a.labels != "anercorp":
         # The same model against ANERcorp's own labels, for comparison with figures published on them.
-        _, texts, golds = dev_set(a.anercorp, "docs", "anercorp")
-        ner = NerOnnx(a.model_dir, threads=a.threads)
-        preds = [{(e["label"], e["start"], e["end"]) for e in ents} for ents in ner.predict(texts)]
-        out["docs_as_annotated"] = prf(golds, preds, LABS)
-        out["docs_as_annotated"]["_seen_unseen"] = seen_unseen(
-            train_surfaces(a.anercorp, "docs", "anercorp"), texts, golds, preds)
+        out["docs_as_annotated"] = docs_scores(a.model_dir, a.anercorp, "anercorp")
         print(f"docs, ANERcorp's labels: {summary(out['docs_as_annotated'], out['docs_as_annotated']['_seen_unseen'])}")
     mpath = os.path.join(a.model_dir, "manifest.json")
     m = json.load(open(mpath, encoding="utf-8"))
@@ -80,11 +83,7 @@ def main():
     m["dev_scores"] = {}
     if a.baseline:
         # Scored here, on the same DEV labels, rather than copied from its manifest.
-        _, texts, golds = dev_set(a.anercorp, "docs", a.labels)
-        ner = NerOnnx(a.baseline, threads=a.threads)
-        preds = [{(e["label"], e["start"], e["end"]) for e in ents} for ents in ner.predict(texts)]
-        base = prf(golds, preds, LABS)
-        base["_seen_unseen"] = seen_unseen(train_surfaces(a.anercorp, "docs", a.labels), texts, golds, preds)
+        base = docs_scores(a.baseline, a.anercorp, a.labels)
         m["dev_scores"]["baseline_int8_per_row_docs"] = base
         print(f"baseline {a.baseline}: {summary(base, base['_seen_unseen'])}", flush=True)
     m["dev_scores"]["labels"] = a.labels
