@@ -227,6 +227,9 @@ class NerOnnx:
         self.pooling = self.k.get("word_pooling", "first")
         self.max_tokens = int(self.k.get("max_tokens", 256))
         self.max_pieces = int(self.k.get("max_pieces_per_word", 32))
+        # The sentence head (src/models/token_classifier.rs): a second output
+        # with one vector per token.
+        self.head = self.k.get("sentence_vectors")
 
     def logits_fn(self, all_ids, batch=None):
         batch = batch or self.batch
@@ -244,6 +247,33 @@ class NerOnnx:
             for r, i in enumerate(idx):
                 outs[i] = lg[r, : len(all_ids[i])][:, None, :]
         return outs
+
+    def sentence_vectors(self, text, spans):
+        """Twin of ArticleReading::sentence_vectors (src/tasks/entities.rs):
+        per (start, end) code-point span of `text`, the L2-normalized sum of
+        the head vectors of the pieces of the words that start inside it,
+        each word read from its owner window; zeros for a span without
+        words."""
+        wspans, norm = text_words(text)
+        pieces = word_pieces(self.tok, norm, self.max_pieces)
+        wins = make_windows([len(p) for p in pieces], self.max_tokens) if norm else []
+        own = owners(wins, len(norm))
+        inputs = window_inputs(pieces, wins)
+        outs = [self.sess.run([self.head["output"]],
+                              {"input_ids": np.array([ids], np.int64),
+                               "attention_mask": np.ones((1, len(ids)), np.int64)})[0][0]
+                for ids, _ in inputs]
+        starts = [s for s, _ in wspans]
+        out = np.zeros((len(spans), int(self.head["dim"])), dtype=np.float32)
+        for j, (a, b) in enumerate(spans):
+            lo, hi = np.searchsorted(starts, a), np.searchsorted(starts, b)
+            v = np.zeros(out.shape[1], dtype=np.float64)
+            for i in range(lo, hi):
+                k = own[i]
+                v += outs[k][inputs[k][1][i - wins[k][0]]].sum(axis=0)
+            n = np.linalg.norm(v)
+            out[j] = v / n if n > 0 else v
+        return out
 
     def predict(self, texts):
         """texts -> list of [ {label,start,end,score,text} ]"""

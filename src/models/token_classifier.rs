@@ -2,6 +2,12 @@
 //! directories (`model.onnx` with a `logits` output, `tokenizer.json`,
 //! `config.json` holding `id2label`). It turns a sequence of words into
 //! per-word label log-probabilities; decoding them is the entities task's job.
+//!
+//! A model may also carry a sentence-vector head (`khulasa.sentence_vectors`
+//! in `config.json`): a second output with one vector per token, fitted so
+//! that a sentence's mean token vector stands in for a sentence encoder's
+//! embedding of it. The summary then reads its sentence vectors from the same
+//! forward pass as the entities instead of encoding the article again.
 
 use std::{collections::BTreeMap, path::Path};
 
@@ -46,6 +52,18 @@ struct KhulasaConfig {
     max_pieces_per_word: usize,
     transitions: Option<Vec<Vec<f32>>>,
     start_transitions: Option<Vec<f32>>,
+    sentence_vectors: Option<SentenceHead>,
+}
+
+/// The sentence-vector head of a token classifier.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SentenceHead {
+    /// The ONNX output with one vector per token, `[batch, tokens, dim]`.
+    pub output: String,
+    pub dim: usize,
+    /// The manifest name of the sentence encoder the head was fitted to
+    /// reproduce (its summary scorer expects that encoder's vectors).
+    pub mimics: String,
 }
 
 impl Default for KhulasaConfig {
@@ -57,6 +75,7 @@ impl Default for KhulasaConfig {
             max_pieces_per_word: 32,
             transitions: None,
             start_transitions: None,
+            sentence_vectors: None,
         }
     }
 }
@@ -81,6 +100,48 @@ pub struct TokenClassifier {
     max_tokens: usize,
     max_pieces_per_word: usize,
     transitions: Option<Transitions>,
+    sentence_head: Option<SentenceHead>,
+}
+
+/// What one pass of the classifier read from a sequence of words.
+#[derive(Debug, Clone)]
+pub struct WordReadings {
+    /// Per word, label log-probabilities over [`TokenClassifier::labels`].
+    pub log_probs: Vec<Vec<f32>>,
+    /// Per word, its pieces' sentence-head vectors (with a head).
+    pub vectors: Option<WordVectors>,
+}
+
+/// Each word's sum of its pieces' head vectors, so that any run of words can
+/// be pooled into the (normalized) mean over its pieces.
+#[derive(Debug, Clone)]
+pub struct WordVectors {
+    dim: usize,
+    /// `words × dim`, row-major.
+    sums: Vec<f32>,
+}
+
+impl WordVectors {
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// The mean head vector over the pieces of `words`, L2-normalized (so
+    /// the sum serves): the sentence vector of those words. Zeros when they
+    /// have no pieces.
+    pub fn pooled(&self, words: std::ops::Range<usize>) -> Vec<f32> {
+        let mut mean = vec![0f32; self.dim];
+        for w in words {
+            for (m, &v) in mean.iter_mut().zip(&self.sums[w * self.dim..][..self.dim]) {
+                *m += v;
+            }
+        }
+        let norm = mean.iter().map(|v| v * v).sum::<f32>().sqrt();
+        if norm > 0.0 {
+            mean.iter_mut().for_each(|v| *v /= norm);
+        }
+        mean
+    }
 }
 
 impl TokenClassifier {
@@ -121,15 +182,25 @@ impl TokenClassifier {
             Some(_) => return Err(ModelError::dir(dir, "transitions must be labels × labels")),
             None => None,
         };
+        let sentence_head = k.sentence_vectors;
+        if sentence_head.as_ref().is_some_and(|h| h.dim == 0) {
+            return Err(ModelError::dir(
+                dir,
+                "sentence_vectors.dim must be positive",
+            ));
+        }
         let pool = SessionPool::load(runtime, &dir.join("model.onnx"), layout)?;
-        let n_labels = labels.len();
+        let outputs = RowOutputs {
+            n_labels: labels.len(),
+            head: sentence_head.as_ref().map(|h| (h.output.clone(), h.dim)),
+        };
         let runner = RowRunner::start(
             &manifest.name,
             pool,
             layout.sessions,
             batching,
             usize::MAX,
-            move |session, rows| run_rows(session, rows, n_labels),
+            move |session, rows| outputs.run(session, rows),
         )?;
         let classifier = TokenClassifier {
             tokenizer: tokenizer::load(dir)?,
@@ -139,9 +210,10 @@ impl TokenClassifier {
             max_tokens: k.max_tokens.clamp(8, manifest.max_tokens.max(8)),
             max_pieces_per_word: k.max_pieces_per_word.max(2),
             transitions,
+            sentence_head,
             manifest,
         };
-        classifier.word_log_probs(&["تجربة", "warm-up"], &StopSignal::never())?;
+        classifier.read(&["تجربة", "warm-up"], &StopSignal::never())?;
         Ok(classifier)
     }
 
@@ -158,16 +230,29 @@ impl TokenClassifier {
         self.transitions.as_ref()
     }
 
-    /// Per-word log-probabilities over [`Self::labels`]. Words must be
-    /// non-empty and already normalized. Blocking; stops between batches
-    /// when `stop` fires.
-    pub fn word_log_probs<S: AsRef<str>>(
+    /// The sentence-vector head, when the model has one.
+    pub fn sentence_head(&self) -> Option<&SentenceHead> {
+        self.sentence_head.as_ref()
+    }
+
+    /// Per-word log-probabilities over [`Self::labels`] and, with a sentence
+    /// head, per-word vectors. Words must be non-empty and already
+    /// normalized. Blocking; stops between batches when `stop` fires.
+    pub fn read<S: AsRef<str>>(
         &self,
         words: &[S],
         stop: &StopSignal,
-    ) -> Result<Vec<Vec<f32>>, ModelError> {
+    ) -> Result<WordReadings, ModelError> {
+        let dim = self.sentence_head.as_ref().map_or(0, |h| h.dim);
+        let mut vectors = self.sentence_head.as_ref().map(|_| WordVectors {
+            dim,
+            sums: vec![0.0; words.len() * dim],
+        });
         if words.is_empty() {
-            return Ok(Vec::new());
+            return Ok(WordReadings {
+                log_probs: Vec::new(),
+                vectors,
+            });
         }
         let tokenizing = std::time::Instant::now();
         let pieces = self.word_pieces(words)?;
@@ -188,22 +273,31 @@ impl TokenClassifier {
                 row
             })
             .collect();
-        let logits = self.runner.run(rows, stop)?;
+        let outputs = self.runner.run(rows, stop)?;
 
         let n_labels = self.labels.len();
-        let mut out: Vec<Vec<f32>> = vec![Vec::new(); words.len()];
-        for (window, (range, row_logits)) in plan.iter().zip(&logits).enumerate() {
+        let stride = n_labels + dim;
+        let mut log_probs: Vec<Vec<f32>> = vec![Vec::new(); words.len()];
+        for (window, (range, row)) in plan.iter().zip(&outputs).enumerate() {
             let mut position = 1; // after <s>
             for word in range.clone() {
                 let n = counts[word];
                 if owners[word] == window {
-                    let pieces = &row_logits[position * n_labels..][..n * n_labels];
-                    out[word] = pool_word(pieces, n_labels, self.pooling);
+                    let tokens = &row[position * stride..][..n * stride];
+                    log_probs[word] = pool_word(tokens, stride, n_labels, self.pooling);
+                    if let Some(v) = vectors.as_mut() {
+                        let sum = &mut v.sums[word * dim..][..dim];
+                        for token in tokens.chunks_exact(stride) {
+                            for (s, &x) in sum.iter_mut().zip(&token[n_labels..]) {
+                                *s += x;
+                            }
+                        }
+                    }
                 }
                 position += n;
             }
         }
-        Ok(out)
+        Ok(WordReadings { log_probs, vectors })
     }
 
     /// Each word's piece ids, capped at `max_pieces_per_word` (keeping the
@@ -236,50 +330,89 @@ impl TokenClassifier {
     }
 }
 
-/// One padded ONNX call; each row's logits (`row tokens × n_labels`), without
-/// the padding.
-fn run_rows(
-    session: &mut ort::session::Session,
-    rows: &[&[u32]],
+/// The outputs one ONNX call of the classifier reads.
+struct RowOutputs {
     n_labels: usize,
+    /// The sentence head's output name and width.
+    head: Option<(String, usize)>,
+}
+
+impl RowOutputs {
+    /// One padded ONNX call; per row, one record per token (its
+    /// `n_labels` logits, then its head vector if any), without the padding.
+    fn run(
+        &self,
+        session: &mut ort::session::Session,
+        rows: &[&[u32]],
+    ) -> Result<Vec<Vec<f32>>, ModelError> {
+        let (width, outputs) = tokenizer::run_padded(session, rows, PAD_ID)?;
+        let logits = per_token(&outputs, "logits", rows, width, self.n_labels)?;
+        let Some((name, dim)) = &self.head else {
+            return Ok(logits);
+        };
+        let vectors = per_token(&outputs, name, rows, width, *dim)?;
+        Ok(logits
+            .into_iter()
+            .zip(vectors)
+            .map(|(l, v)| {
+                l.chunks_exact(self.n_labels)
+                    .zip(v.chunks_exact(*dim))
+                    .flat_map(|(l, v)| l.iter().chain(v).copied())
+                    .collect()
+            })
+            .collect())
+    }
+}
+
+/// Output `name` (`[rows, width, dim]`) split into each row's tokens
+/// (`row tokens × dim`), without the padding.
+fn per_token(
+    outputs: &ort::session::SessionOutputs<'_>,
+    name: &str,
+    rows: &[&[u32]],
+    width: usize,
+    dim: usize,
 ) -> Result<Vec<Vec<f32>>, ModelError> {
-    let (width, outputs) = tokenizer::run_padded(session, rows, PAD_ID)?;
-    let (shape, data) = outputs["logits"].try_extract_tensor::<f32>()?;
+    let value = outputs.get(name).ok_or_else(|| ModelError::Output {
+        name: name.into(),
+        reason: "missing from the model's outputs".into(),
+    })?;
+    let (shape, data) = value.try_extract_tensor::<f32>()?;
     match shape.as_ref() {
-        [b, w, l]
-            if *b as usize == rows.len() && *w as usize == width && *l as usize == n_labels =>
-        {
+        [b, w, d] if *b as usize == rows.len() && *w as usize == width && *d as usize == dim => {
             Ok(rows
                 .iter()
                 .enumerate()
-                .map(|(i, row)| data[i * width * n_labels..][..row.len() * n_labels].to_vec())
+                .map(|(i, row)| data[i * width * dim..][..row.len() * dim].to_vec())
                 .collect())
         }
         other => Err(ModelError::Output {
-            name: "logits".into(),
+            name: name.into(),
             reason: format!(
-                "unexpected shape {other:?}, expected [{}, {width}, {n_labels}]",
+                "unexpected shape {other:?}, expected [{}, {width}, {dim}]",
                 rows.len()
             ),
         }),
     }
 }
 
-/// A word's label log-probabilities from its pieces' logits
-/// (`n_pieces × n_labels`, row-major), pooled as the model was trained.
-fn pool_word(logits: &[f32], n_labels: usize, pooling: WordPooling) -> Vec<f32> {
-    let n_pieces = logits.len() / n_labels;
+/// A word's label log-probabilities from its pieces' records (`n_pieces ×
+/// stride`, row-major, the logits first in each), pooled as the model was
+/// trained.
+fn pool_word(tokens: &[f32], stride: usize, n_labels: usize, pooling: WordPooling) -> Vec<f32> {
+    let mut pieces = tokens.chunks_exact(stride).map(|t| &t[..n_labels]);
+    let n_pieces = tokens.len() / stride;
     let mut pooled = match pooling {
-        WordPooling::First => logits[..n_labels].to_vec(),
-        WordPooling::Last => logits[(n_pieces - 1) * n_labels..].to_vec(),
+        WordPooling::First => pieces.next().map(<[f32]>::to_vec).unwrap_or_default(),
+        WordPooling::Last => pieces.next_back().map(<[f32]>::to_vec).unwrap_or_default(),
         WordPooling::Mean => {
             let mut sum = vec![0f32; n_labels];
-            for piece in logits.chunks_exact(n_labels) {
+            for piece in pieces {
                 for (s, &l) in sum.iter_mut().zip(piece) {
                     *s += l;
                 }
             }
-            sum.iter_mut().for_each(|s| *s /= n_pieces as f32);
+            sum.iter_mut().for_each(|s| *s /= n_pieces.max(1) as f32);
             sum
         }
     };
@@ -335,16 +468,40 @@ mod tests {
         // Three pieces, two labels: the proclitic piece says O, the name says B.
         let logits = [3.0, 0.0, 0.0, 2.0, 0.0, 4.0];
         let argmax = |v: Vec<f32>| if v[0] > v[1] { 0 } else { 1 };
-        assert_eq!(argmax(pool_word(&logits, 2, WordPooling::First)), 0);
-        assert_eq!(argmax(pool_word(&logits, 2, WordPooling::Last)), 1);
+        assert_eq!(argmax(pool_word(&logits, 2, 2, WordPooling::First)), 0);
+        assert_eq!(argmax(pool_word(&logits, 2, 2, WordPooling::Last)), 1);
         // Mean logits: [1.0, 2.0] → label 1.
-        let mean = pool_word(&logits, 2, WordPooling::Mean);
+        let mean = pool_word(&logits, 2, 2, WordPooling::Mean);
         assert_eq!(argmax(mean.clone()), 1);
         assert!((mean[1] - mean[0] - 1.0).abs() < 1e-5);
         // One piece: all poolings agree.
         for p in [WordPooling::First, WordPooling::Last, WordPooling::Mean] {
-            assert_eq!(argmax(pool_word(&[0.5, 0.1], 2, p)), 0);
+            assert_eq!(argmax(pool_word(&[0.5, 0.1], 2, 2, p)), 0);
         }
+    }
+
+    #[test]
+    fn head_vectors_after_the_logits_do_not_change_the_labels() {
+        // Two pieces, two labels, a 3-wide head vector after each piece's logits.
+        let tokens = [3.0, 0.0, 9.0, 9.0, 9.0, 0.0, 2.0, -9.0, -9.0, -9.0];
+        let plain = [3.0, 0.0, 0.0, 2.0];
+        for p in [WordPooling::First, WordPooling::Last, WordPooling::Mean] {
+            assert_eq!(pool_word(&tokens, 5, 2, p), pool_word(&plain, 2, 2, p));
+        }
+    }
+
+    #[test]
+    fn pooled_sentence_vectors_are_piece_means_normalized() {
+        // Word 0: one piece [2, 0]; word 1: two pieces summing to [0, 4].
+        let v = WordVectors {
+            dim: 2,
+            sums: vec![2.0, 0.0, 0.0, 4.0],
+        };
+        assert_eq!(v.pooled(0..1), vec![1.0, 0.0]);
+        let both = v.pooled(0..2);
+        let s = 1.0 / 2f32.sqrt();
+        assert!((both[0] - s).abs() < 1e-6 && (both[1] - s).abs() < 1e-6);
+        assert_eq!(v.pooled(1..1), vec![0.0, 0.0]);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::{
         SentenceScorer, SessionLayout, TokenClassifier,
     },
     tasks::{
-        entities::{self, EntitySpan, LabelScheme},
+        entities::{self, ArticleReading, EntitySpan, LabelScheme},
         groups::{self, ArticleContext, Grouping},
         summarize::{Scorer, MIN_SUMMARY_WORDS},
     },
@@ -27,8 +27,7 @@ use crate::stop::{StopSignal, Stopped};
 
 /// The models found in a models directory.
 pub struct ModelSet {
-    pub encoder: SentenceEncoder,
-    pub entities: Option<(TokenClassifier, LabelScheme)>,
+    pub readers: Readers,
     /// A learned extractive scorer; without one, v1 centrality ranks.
     pub scorer: Option<SentenceScorer>,
     pub abstractive: Option<(Seq2SeqModel, Manifest)>,
@@ -49,15 +48,50 @@ pub struct ModelDirs<'a> {
     pub entities: Option<&'a Path>,
 }
 
+/// Where the summary's sentence vectors come from (`--sentence-vectors`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum VectorSource {
+    /// A sentence encoder of their own: the models directory's, or
+    /// `--encoder`'s. A second encoder pass over the article.
+    #[default]
+    Encoder,
+    /// The entity model's sentence head, from the same encoder pass as the
+    /// entities (the model must have one). Faster; the summaries it picks are
+    /// measured against the encoder's in BENCHMARKS.md.
+    EntityHead,
+}
+
+/// A token classifier with its labels parsed.
+pub struct EntityModel {
+    pub classifier: TokenClassifier,
+    pub scheme: LabelScheme,
+}
+
+/// The encoders that read an article: where the summary's sentence vectors
+/// and the entities come from.
+pub enum Readers {
+    /// A sentence encoder of its own, and a token classifier if one is loaded.
+    Separate {
+        encoder: Box<SentenceEncoder>,
+        entities: Option<EntityModel>,
+    },
+    /// One encoder pass for both: the token classifier's sentence head gives
+    /// the sentence vectors (see [`crate::models::token_classifier`]).
+    OnePass(EntityModel),
+}
+
 impl ModelSet {
     /// Loads every model directory under `models_dir` (each holding a
-    /// `manifest.json`), with `named` replacing or adding the ones it names:
-    /// exactly one sentence encoder is required; a token classifier and a
-    /// seq2seq summarizer are optional.
+    /// `manifest.json`), with `named` replacing or adding the ones it names.
+    /// The sentence vectors come from where `vectors` says: the one sentence
+    /// encoder (`named.encoder`, else the directory's), or the token
+    /// classifier's sentence head (the sentence encoder is then not loaded).
+    /// A token classifier and a seq2seq summarizer are optional.
     pub fn load(
         runtime: &Runtime,
         models_dir: &Path,
         named: ModelDirs<'_>,
+        vectors: VectorSource,
         layout: SessionLayout,
         batching: &Batching,
     ) -> Result<Self, ModelError> {
@@ -91,34 +125,64 @@ impl ModelSet {
         if let Some(dir) = named.entities {
             classifiers = vec![dir.to_path_buf()];
         }
-        let encoder_dir = match encoders.as_slice() {
-            [one] => one,
-            [] => {
-                return Err(ModelError::dir(
-                    models_dir,
-                    "no sentence-embedding model (run `make models`)",
-                ))
-            }
-            many => {
-                return Err(ModelError::dir(
-                    models_dir,
-                    format!("several sentence-embedding models: {many:?}; keep one"),
-                ))
-            }
-        };
-        let encoder = SentenceEncoder::load(runtime, encoder_dir, layout, batching)?;
         let entities = match classifiers.as_slice() {
             [] => None,
             [one] => {
                 let classifier = TokenClassifier::load(runtime, one, layout, batching)?;
                 let scheme = LabelScheme::parse(classifier.labels());
-                Some((classifier, scheme))
+                Some(EntityModel { classifier, scheme })
             }
             many => {
                 return Err(ModelError::dir(
                     models_dir,
                     format!("several token-classification models: {many:?}; keep one"),
                 ))
+            }
+        };
+        let readers = match (vectors, entities) {
+            (VectorSource::EntityHead, Some(model)) => {
+                if model.classifier.sentence_head().is_none() {
+                    return Err(ModelError::dir(
+                        models_dir,
+                        format!(
+                            "--sentence-vectors entity-head: the entity model {} has no sentence head (models/ner/sentence_head.py adds one)",
+                            model.classifier.manifest().name
+                        ),
+                    ));
+                }
+                Readers::OnePass(model)
+            }
+            (VectorSource::EntityHead, None) => {
+                return Err(ModelError::dir(
+                    models_dir,
+                    "--sentence-vectors entity-head needs a token-classification model",
+                ))
+            }
+            (VectorSource::Encoder, entities) => {
+                let encoder_dir = match encoders.as_slice() {
+                    [one] => one,
+                    [] => {
+                        return Err(ModelError::dir(
+                            models_dir,
+                            "no sentence-embedding model (run `make models`)",
+                        ))
+                    }
+                    many => {
+                        return Err(ModelError::dir(
+                            models_dir,
+                            format!("several sentence-embedding models: {many:?}; keep one"),
+                        ))
+                    }
+                };
+                Readers::Separate {
+                    encoder: Box::new(SentenceEncoder::load(
+                        runtime,
+                        encoder_dir,
+                        layout,
+                        batching,
+                    )?),
+                    entities,
+                }
             }
         };
         let scorer = match scorers.as_slice() {
@@ -148,8 +212,7 @@ impl ModelSet {
             }
         };
         Ok(ModelSet {
-            encoder,
-            entities,
+            readers,
             scorer,
             abstractive,
             in_flight: Arc::clone(&batching.in_flight),
@@ -167,9 +230,22 @@ impl ModelSet {
         }
     }
 
+    /// The entity model, if one is loaded.
+    pub fn entities(&self) -> Option<&EntityModel> {
+        match &self.readers {
+            Readers::Separate { entities, .. } => entities.as_ref(),
+            Readers::OnePass(model) => Some(model),
+        }
+    }
+
     pub fn manifests(&self) -> Vec<&Manifest> {
-        std::iter::once(self.encoder.manifest())
-            .chain(self.entities.as_ref().map(|(c, _)| c.manifest()))
+        let encoder = match &self.readers {
+            Readers::Separate { encoder, .. } => Some(encoder.manifest()),
+            Readers::OnePass(_) => None,
+        };
+        encoder
+            .into_iter()
+            .chain(self.entities().map(|m| m.classifier.manifest()))
             .chain(self.scorer.as_ref().map(SentenceScorer::manifest))
             .chain(self.abstractive.as_ref().map(|(_, m)| m))
             .collect()
@@ -251,7 +327,7 @@ impl Analyzer {
     pub fn check_tasks(&self, request: &ArticleRequest) -> Result<(), AnalyzeError> {
         request
             .tasks
-            .wants_entities(self.models.entities.is_some())
+            .wants_entities(self.models.entities().is_some())
             .ok_or(AnalyzeError::NoEntityModel)?;
         if request.tasks.wants_summary() {
             self.abstractive_summary(request.mode)?;
@@ -282,7 +358,7 @@ impl Analyzer {
         let mut timings = StageTimings::default();
         let want_entities = request
             .tasks
-            .wants_entities(self.models.entities.is_some())
+            .wants_entities(self.models.entities().is_some())
             .ok_or(AnalyzeError::NoEntityModel)?;
         stop.check()?;
 
@@ -293,22 +369,26 @@ impl Analyzer {
             }
         });
 
+        // The token classifier's pass over the article, made at most once:
+        // by the summary when it reads its sentence vectors from it, else
+        // here for the entities.
+        let mut reading = None;
         let summary = match (request.tasks.wants_summary(), &self.models.abstractive) {
             (false, _) => None,
             (true, Some((model, _))) if self.abstractive_summary(request.mode)? => {
                 Some(generate(model, text, &mut timings, stop)?)
             }
-            (true, _) => Some(self.summarize(request, &mut timings, stop)?),
+            (true, _) => Some(self.summarize(request, &mut reading, &mut timings, stop)?),
         };
 
-        let entities = match (&self.models.entities, want_entities) {
-            (Some((classifier, scheme)), true) => {
-                stop.check()?;
-                let found = stage("entities", &mut timings.entities, || {
-                    entities::find(classifier, scheme, text, stop)
-                })
-                .map_err(model_error)?;
-                Some(found)
+        let entities = match (self.models.entities(), want_entities) {
+            (Some(model), true) => {
+                let reading = match reading {
+                    Some(reading) => reading,
+                    None => read(model, text, &mut timings, stop)?,
+                };
+                let transitions = model.classifier.transitions();
+                Some(reading.entities(&model.scheme, transitions, text))
             }
             _ => None,
         };
@@ -341,9 +421,10 @@ impl Analyzer {
         })
     }
 
-    fn summarize(
+    fn summarize<'r>(
         &self,
-        request: &ArticleRequest,
+        request: &'r ArticleRequest,
+        reading: &mut Option<ArticleReading<'r>>,
         timings: &mut StageTimings,
         stop: &StopSignal,
     ) -> Result<SummaryResult, AnalyzeError> {
@@ -364,11 +445,32 @@ impl Analyzer {
                 (sentences, pieces, word_counts, candidates)
             });
 
-        let candidate_texts: Vec<&str> = candidates.iter().map(|&i| pieces[i]).collect();
-        let embeddings = stage("embed", &mut timings.embed, || {
-            self.models.encoder.embed(&candidate_texts, stop)
-        })
-        .map_err(model_error)?;
+        let embeddings = match &self.models.readers {
+            Readers::Separate { encoder, .. } => {
+                let candidate_texts: Vec<&str> = candidates.iter().map(|&i| pieces[i]).collect();
+                stage("embed", &mut timings.embed, || {
+                    encoder.embed(&candidate_texts, stop)
+                })
+                .map_err(model_error)?
+            }
+            Readers::OnePass(model) => {
+                let reading = match reading {
+                    Some(reading) => reading,
+                    None => reading.insert(read(model, text, timings, stop)?),
+                };
+                let ranges: Vec<Range<usize>> =
+                    candidates.iter().map(|&i| sentences[i].clone()).collect();
+                stage("embed", &mut timings.embed, || {
+                    reading.sentence_vectors(&ranges)
+                })
+                .ok_or_else(|| {
+                    AnalyzeError::Model(ModelError::Output {
+                        name: "sentence vectors".into(),
+                        reason: "the entity model has no sentence head".into(),
+                    })
+                })?
+            }
+        };
 
         let chosen = stage("rank", &mut timings.rank, || {
             let char_lens: Vec<usize> = candidates
@@ -418,6 +520,20 @@ fn stage<T>(name: &'static str, slot: &mut Duration, run: impl FnOnce() -> T) ->
     let out = run();
     *slot = started.elapsed();
     out
+}
+
+/// The entity model's pass over `text`, timed as the entities stage.
+fn read<'t>(
+    model: &EntityModel,
+    text: &'t str,
+    timings: &mut StageTimings,
+    stop: &StopSignal,
+) -> Result<ArticleReading<'t>, AnalyzeError> {
+    stop.check()?;
+    stage("entities", &mut timings.entities, || {
+        entities::read(&model.classifier, text, stop)
+    })
+    .map_err(model_error)
 }
 
 /// An abstractive summary from the seq2seq model, with its settings from

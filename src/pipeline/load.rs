@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use super::{Analyzer, Limits, ModelDirs, ModelSet};
+use super::{Analyzer, Limits, ModelDirs, ModelSet, VectorSource};
 use crate::models::{BatchConfig, Batching, Runtime, SessionLayout};
 
 /// How the pipeline runs: `khulasa-server`'s flags without the networking
@@ -22,6 +22,8 @@ pub struct PipelineConfig {
     pub encoder: Option<PathBuf>,
     /// Used instead of the token classifier found in `models`.
     pub entities: Option<PathBuf>,
+    /// Where the summary's sentence vectors come from.
+    pub sentence_vectors: VectorSource,
     pub layout: SessionLayout,
     pub batching: BatchConfig,
     /// Articles analyzed at once: the analyzer does not limit this, so its
@@ -56,6 +58,7 @@ pub fn load_analyzer(config: &PipelineConfig) -> anyhow::Result<Analyzer> {
             encoder: config.encoder.as_deref(),
             entities: config.entities.as_deref(),
         },
+        config.sentence_vectors,
         layout,
         &batching,
     )
@@ -63,7 +66,7 @@ pub fn load_analyzer(config: &PipelineConfig) -> anyhow::Result<Analyzer> {
     for m in models.manifests() {
         tracing::info!(name = %m.name, kind = m.kind.as_str(), version = %m.version, "model ready");
     }
-    if models.entities.is_none() {
+    if models.entities().is_none() {
         tracing::warn!(
             "no token-classification model found: TASK_ENTITIES will fail with FAILED_PRECONDITION"
         );

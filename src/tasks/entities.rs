@@ -1,10 +1,13 @@
 //! Named entities: words → per-word label scores (the token classifier) →
 //! a valid IOB2 path (Viterbi) → entity spans on the original text.
 
-use std::{collections::HashSet, ops::Range};
+use std::{borrow::Cow, collections::HashSet, ops::Range};
 
 use crate::{
-    models::{token_classifier::Transitions, ModelError, TokenClassifier},
+    models::{
+        token_classifier::{Transitions, WordReadings},
+        ModelError, TokenClassifier,
+    },
     stop::StopSignal,
     text::{
         self,
@@ -170,14 +173,23 @@ pub fn chunks(tags: &[Tag]) -> Vec<(Range<usize>, usize)> {
     out
 }
 
-/// Finds the entities of `text`, with byte spans on `text` itself.
-/// Blocking (runs the model); stops between model batches when `stop` fires.
-pub fn find(
+/// One pass of the token classifier over an article: its words (byte
+/// ranges and normalized forms) and what the model read from them. The
+/// entities come from it, and with a sentence head the summary's sentence
+/// vectors too.
+pub struct ArticleReading<'t> {
+    spans: Vec<Range<usize>>,
+    forms: Vec<Cow<'t, str>>,
+    words: WordReadings,
+}
+
+/// Runs the token classifier over the words of `text`. Blocking; stops
+/// between batches when `stop` fires.
+pub fn read<'t>(
     classifier: &TokenClassifier,
-    scheme: &LabelScheme,
-    text: &str,
+    text: &'t str,
     stop: &StopSignal,
-) -> Result<Vec<EntitySpan>, ModelError> {
+) -> Result<ArticleReading<'t>, ModelError> {
     let mut spans: Vec<Range<usize>> = Vec::new();
     let mut forms = Vec::new();
     for word in text::words(text) {
@@ -187,36 +199,84 @@ pub fn find(
             forms.push(form);
         }
     }
-    let log_probs = classifier.word_log_probs(&forms, stop)?;
-    let path = viterbi(&log_probs, scheme, classifier.transitions());
-    let tags: Vec<Tag> = path.iter().map(|&l| scheme.tags[l]).collect();
-    let article_words: HashSet<String> = forms.iter().map(|f| match_key(f)).collect();
-    let proclitics = Proclitics::shared();
-    Ok(chunks(&tags)
-        .into_iter()
-        .map(|(words, t)| {
-            let score = words
-                .clone()
-                .map(|w| log_probs[w][path[w]].exp())
-                .sum::<f32>()
-                / words.len() as f32;
-            let first = spans[words.start].clone();
-            let end = spans[words.end - 1].end;
-            let start = proclitics.split(&text[first.clone()], &|k| article_words.contains(k));
-            let bytes = first.start + start.cut..end;
-            EntitySpan {
-                name: format!("{}{}", start.name, &text[first.end..end]),
-                bytes,
-                label: scheme.types[t].clone(),
-                score,
-            }
-        })
-        .collect())
+    let words = classifier.read(&forms, stop)?;
+    Ok(ArticleReading {
+        spans,
+        forms,
+        words,
+    })
+}
+
+impl ArticleReading<'_> {
+    /// One vector per byte range of `sentences`, pooled from the sentence
+    /// head over the words that start inside it; `None` without a head.
+    pub fn sentence_vectors(&self, sentences: &[Range<usize>]) -> Option<Vec<Vec<f32>>> {
+        let vectors = self.words.vectors.as_ref()?;
+        Some(
+            sentences
+                .iter()
+                .map(|s| vectors.pooled(words_starting_in(&self.spans, s)))
+                .collect(),
+        )
+    }
+
+    /// The entity mentions of `text` (the article this reading was made
+    /// from): a valid IOB2 path through the word scores, as spans.
+    pub fn entities(
+        &self,
+        scheme: &LabelScheme,
+        transitions: Option<&Transitions>,
+        text: &str,
+    ) -> Vec<EntitySpan> {
+        let log_probs = &self.words.log_probs;
+        let path = viterbi(log_probs, scheme, transitions);
+        let tags: Vec<Tag> = path.iter().map(|&l| scheme.tags[l]).collect();
+        let article_words: HashSet<String> = self.forms.iter().map(|f| match_key(f)).collect();
+        let proclitics = Proclitics::shared();
+        chunks(&tags)
+            .into_iter()
+            .map(|(words, t)| {
+                let score = words
+                    .clone()
+                    .map(|w| log_probs[w][path[w]].exp())
+                    .sum::<f32>()
+                    / words.len() as f32;
+                let first = self.spans[words.start].clone();
+                let end = self.spans[words.end - 1].end;
+                let start = proclitics.split(&text[first.clone()], &|k| article_words.contains(k));
+                let bytes = first.start + start.cut..end;
+                EntitySpan {
+                    name: format!("{}{}", start.name, &text[first.end..end]),
+                    bytes,
+                    label: scheme.types[t].clone(),
+                    score,
+                }
+            })
+            .collect()
+    }
+}
+
+/// The indices of the words (byte ranges in article order) that start
+/// inside `range`.
+fn words_starting_in(words: &[Range<usize>], range: &Range<usize>) -> Range<usize> {
+    let first = words.partition_point(|w| w.start < range.start);
+    let end = words.partition_point(|w| w.start < range.end);
+    first..end.max(first)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sentences_take_the_words_that_start_in_them() {
+        let words = [0..3, 4..8, 9..12, 14..20];
+        assert_eq!(words_starting_in(&words, &(0..8)), 0..2);
+        assert_eq!(words_starting_in(&words, &(9..20)), 2..4);
+        // A sentence boundary inside a word: the word goes where it starts.
+        assert_eq!(words_starting_in(&words, &(5..13)), 2..3);
+        assert_eq!(words_starting_in(&words, &(12..14)), 3..3);
+    }
 
     const LABELS: [&str; 9] = [
         "O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-MISC", "I-MISC",

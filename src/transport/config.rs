@@ -7,7 +7,7 @@ use clap::{Parser, ValueEnum};
 
 use crate::{
     models::{BatchConfig, SessionLayout},
-    pipeline::{Limits, PipelineConfig},
+    pipeline::{Limits, PipelineConfig, VectorSource},
 };
 
 /// Whether requests share ONNX calls (`--batching`).
@@ -93,6 +93,13 @@ pub struct ServerArgs {
     /// --models (e.g. models/variants/ner-ar-fp32, the fp32 reference build).
     #[arg(long, env = "KHULASA_ENTITIES")]
     pub entities: Option<PathBuf>,
+
+    /// Where the summary's sentence vectors come from: `encoder` (the
+    /// sentence encoder, a second encoder pass over the article) or
+    /// `entity-head` (the entity model's sentence head: one encoder pass for
+    /// summary and entities).
+    #[arg(long, env = "KHULASA_SENTENCE_VECTORS", value_enum, default_value_t = VectorSource::Encoder)]
+    pub sentence_vectors: VectorSource,
     // ---- end of model performance flags ----
     /// Articles analyzed at once; further requests wait in a queue
     /// [default: 16 with --batching on, so batches can form; else --sessions].
@@ -170,6 +177,7 @@ impl ServerArgs {
             summarizer: self.summarizer.clone(),
             encoder: self.encoder.clone(),
             entities: self.entities.clone(),
+            sentence_vectors: self.sentence_vectors,
             layout: SessionLayout {
                 sessions: self.sessions.max(1),
                 intra_threads: self.intra_threads,

@@ -380,9 +380,8 @@ impl Summarizer for SummarizerService {
         let entity_languages = analyzer
             .and_then(|a| {
                 a.models()
-                    .entities
-                    .as_ref()
-                    .map(|(c, _)| c.manifest().languages.clone())
+                    .entities()
+                    .map(|m| m.classifier.manifest().languages.clone())
             })
             .unwrap_or_default();
         let limits = &self.settings;

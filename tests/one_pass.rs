@@ -1,0 +1,110 @@
+//! One encoder pass per article (`--sentence-vectors entity-head`): the
+//! summary's sentence vectors come from the entity model's sentence head, so
+//! the sentence encoder is not loaded. The entities are those of the default
+//! two-pass server (the same NER pass), and the summary is made of whole
+//! sentences of the article.
+
+mod common;
+
+use common::{char_slice, models_dir, repo_root, request, shared_server, Server, STATE_WAIT};
+use khulasa::proto::{AnalyzeRequest, GetInfoRequest, SummaryOptions, Task};
+
+fn article() -> String {
+    std::fs::read_to_string(repo_root().join("tests/data/economy_ar.txt")).expect("article")
+}
+
+#[tokio::test]
+async fn one_pass_gives_the_entities_and_a_summary_from_the_entity_model() {
+    let one_pass = Server::start_serving(&["--sentence-vectors", "entity-head"]).await;
+    let mut client = one_pass.client().await;
+    let info = client
+        .get_info(GetInfoRequest {})
+        .await
+        .expect("get_info")
+        .into_inner();
+    let names: Vec<&str> = info.models.iter().map(|m| m.name.as_str()).collect();
+    assert!(names.contains(&"ner-ar"), "{names:?}");
+    assert!(
+        !names.contains(&"e5-small"),
+        "the encoder is not loaded: {names:?}"
+    );
+
+    let text = article();
+    let req = AnalyzeRequest {
+        summary: Some(SummaryOptions {
+            max_sentences: 3,
+            ..Default::default()
+        }),
+        ..request("one-pass", &text)
+    };
+    let one = client
+        .analyze(req.clone())
+        .await
+        .expect("analyze")
+        .into_inner();
+    let two = shared_server()
+        .await
+        .client()
+        .await
+        .analyze(req)
+        .await
+        .expect("analyze")
+        .into_inner();
+
+    let spans = |r: &khulasa::proto::AnalyzeResponse| {
+        r.entities
+            .iter()
+            .map(|e| (e.start, e.end, e.label.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert!(!one.entities.is_empty());
+    assert_eq!(spans(&one), spans(&two), "one NER pass, the same entities");
+
+    let summary = one.summary.expect("a summary");
+    assert_eq!(summary.sentences.len(), 3);
+    assert_eq!(two.summary.expect("a summary").sentences.len(), 3);
+    let picked: Vec<String> = summary
+        .sentences
+        .iter()
+        .map(|s| char_slice(&text, s.start, s.end))
+        .collect();
+    for sentence in &picked {
+        assert!(sentence.split_whitespace().count() >= 4, "{sentence:?}");
+    }
+    assert_eq!(summary.text, picked.join(" "));
+
+    // A summary alone runs the same single pass.
+    let only = client
+        .analyze(AnalyzeRequest {
+            tasks: common::tasks(&[Task::Summary]),
+            ..request("summary-only", &text)
+        })
+        .await
+        .expect("analyze")
+        .into_inner();
+    assert!(only.entities.is_empty());
+    assert!(!only.summary.expect("a summary").sentences.is_empty());
+}
+
+#[tokio::test]
+async fn entity_head_without_an_entity_model_stops_at_startup() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["runtime", "e5-small"] {
+        std::os::unix::fs::symlink(models_dir().join(name), dir.path().join(name)).unwrap();
+    }
+    let dir_arg = dir.path().to_str().unwrap().to_string();
+    let server = Server::start(&["--models", &dir_arg, "--sentence-vectors", "entity-head"]);
+    let (code, log) = tokio::task::spawn_blocking(move || {
+        let code = server.wait_exit(STATE_WAIT);
+        (code, server.log())
+    })
+    .await
+    .unwrap();
+    assert!(code.is_some_and(|c| c != 0), "exit code {code:?}");
+    assert!(
+        log.iter().any(
+            |l| l.contains("--sentence-vectors entity-head needs a token-classification model")
+        ),
+        "{log:#?}"
+    );
+}
