@@ -1,6 +1,6 @@
 """Python mirror of the Khulasa NER pipeline (contract steps 1-6).
 
-    words -> normalize -> pieces (<=32 per word) -> windows (half overlap)
+    words -> normalize -> pieces (<=32 per word) -> windows (a quarter overlap)
     -> token logits -> word logits (first/last/mean pooling)
     -> log-softmax + IOB2-constrained Viterbi -> entities with char spans.
 
@@ -56,7 +56,7 @@ def make_windows(counts, max_tokens=256):
             break
         s2 = s + 1
         tot -= counts[s]
-        while tot > B / 2:
+        while tot > B / 4:
             tot -= counts[s2]
             s2 += 1
         s = s2
