@@ -1,8 +1,8 @@
-//! One encoder pass per article (`--sentence-vectors entity-head`): the
-//! summary's sentence vectors come from the entity model's sentence head, so
-//! the sentence encoder is not loaded. The entities are those of the default
-//! two-pass server (the same NER pass), and the summary is made of whole
-//! sentences of the article.
+//! One encoder pass per article (the default, `--sentence-vectors auto` with
+//! a NER model that has a sentence head): the summary's sentence vectors come
+//! from the entity model's head, so the sentence encoder is not loaded. The
+//! entities are those of a two-pass server (`--sentence-vectors encoder`:
+//! the same NER pass), and the summary is made of whole sentences.
 
 mod common;
 
@@ -15,7 +15,7 @@ fn article() -> String {
 
 #[tokio::test]
 async fn one_pass_gives_the_entities_and_a_summary_from_the_entity_model() {
-    let one_pass = Server::start_serving(&["--sentence-vectors", "entity-head"]).await;
+    let one_pass = shared_server().await;
     let mut client = one_pass.client().await;
     let info = client
         .get_info(GetInfoRequest {})

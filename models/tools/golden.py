@@ -11,8 +11,10 @@ tests/data/golden/<name>.json with
   * sentences: the sentence spans of models/summarizer/segment.py (the Python
     twin of src/text/segment.rs);
   * summary k=1 and k=3: the indices the service should pick and their scores,
-    by the summarizer's Python twin: e5 embeddings of "passage: " + sentence
-    (models/summarizer/embed.py), the learned scorer of models/summarizer-ext
+    by the summarizer's Python twin: the sentence vectors the server uses by
+    default (the NER model's sentence head, NerOnnx.sentence_vectors, when it
+    has one; else e5 embeddings of "passage: " + sentence,
+    models/summarizer/embed.py), the learned scorer of models/summarizer-ext
     on the manifest's features (common.features), min-max scaled, then MMR
     (evaluate.mmr, lambda 0.7, sentences under 4 words last).
 
@@ -109,11 +111,12 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def summary_picks(scorer, feat_names, enc, text):
-    """Sentence spans and, per k, the picked indices and their scores."""
+def summary_picks(scorer, feat_names, vectors, text):
+    """Sentence spans and, per k, the picked indices and their scores;
+    `vectors(text, spans, sentences)` gives the sentence vectors."""
     spans = segment.sentences(text)
     sents = [text[a:b] for a, b in spans]
-    emb = enc.embed(sents)
+    emb = vectors(text, spans, sents)
     raw = scorer.run(["scores"], {"embeddings": emb[None],
                                   "features": features(sents, emb, feat_names)[None]})[0][0]
     scaled = min_max(raw)
@@ -137,8 +140,15 @@ def main():
     scorer = ort.InferenceSession(str(SCORER_DIR / "model.onnx"), so,
                                   providers=["CPUExecutionProvider"])
     feat_names = json.loads((SCORER_DIR / "manifest.json").read_text())["features"]
-    enc = Encoder()
     ner = NerOnnx(str(NER_DIR), batch=1)
+    if ner.head:  # the server's default (--sentence-vectors auto): one pass, the NER model's head
+        def vectors(text, spans, sents):
+            return ner.sentence_vectors(text, spans)
+    else:
+        enc = Encoder()
+
+        def vectors(text, spans, sents):
+            return enc.embed(sents)
     models = {"ner-ar": sha256(NER_DIR / "model.onnx"),
               "e5-small": sha256(E5_DIR / "model.onnx"),
               "summarizer-ext": sha256(SCORER_DIR / "model.onnx")}
@@ -147,7 +157,7 @@ def main():
     stale = []
     for name, rel, text in articles():
         ents = postprocess_entities(text, ner.predict([text])[0])
-        spans, picks = summary_picks(scorer, feat_names, enc, text)
+        spans, picks = summary_picks(scorer, feat_names, vectors, text)
         doc = {"article": rel, "generated_by": "models/tools/golden.py", "models": models,
                "entities": ents, "sentences": spans, "summary": picks}
         body = json.dumps(doc, ensure_ascii=False, indent=1) + "\n"

@@ -51,13 +51,16 @@ pub struct ModelDirs<'a> {
 /// Where the summary's sentence vectors come from (`--sentence-vectors`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum VectorSource {
+    /// The entity model's sentence head when it has one and no `--encoder`
+    /// is named, else the sentence encoder.
+    #[default]
+    Auto,
     /// A sentence encoder of their own: the models directory's, or
     /// `--encoder`'s. A second encoder pass over the article.
-    #[default]
     Encoder,
     /// The entity model's sentence head, from the same encoder pass as the
-    /// entities (the model must have one). Faster; the summaries it picks are
-    /// measured against the encoder's in BENCHMARKS.md.
+    /// entities (the model must have one); the sentence encoder is not
+    /// loaded.
     EntityHead,
 }
 
@@ -85,7 +88,9 @@ impl ModelSet {
     /// `manifest.json`), with `named` replacing or adding the ones it names.
     /// The sentence vectors come from where `vectors` says: the one sentence
     /// encoder (`named.encoder`, else the directory's), or the token
-    /// classifier's sentence head (the sentence encoder is then not loaded).
+    /// classifier's sentence head (the sentence encoder is then not loaded);
+    /// [`VectorSource::Auto`] takes the head when the classifier has one and
+    /// no encoder is named.
     /// A token classifier and a seq2seq summarizer are optional.
     pub fn load(
         runtime: &Runtime,
@@ -139,6 +144,18 @@ impl ModelSet {
                 ))
             }
         };
+        let vectors = match vectors {
+            VectorSource::Auto
+                if named.encoder.is_none()
+                    && entities
+                        .as_ref()
+                        .is_some_and(|m| m.classifier.sentence_head().is_some()) =>
+            {
+                VectorSource::EntityHead
+            }
+            VectorSource::Auto => VectorSource::Encoder,
+            chosen => chosen,
+        };
         let readers = match (vectors, entities) {
             (VectorSource::EntityHead, Some(model)) => {
                 if model.classifier.sentence_head().is_none() {
@@ -158,7 +175,7 @@ impl ModelSet {
                     "--sentence-vectors entity-head needs a token-classification model",
                 ))
             }
-            (VectorSource::Encoder, entities) => {
+            (_, entities) => {
                 let encoder_dir = match encoders.as_slice() {
                     [one] => one,
                     [] => {

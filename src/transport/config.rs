@@ -94,11 +94,11 @@ pub struct ServerArgs {
     #[arg(long, env = "KHULASA_ENTITIES")]
     pub entities: Option<PathBuf>,
 
-    /// Where the summary's sentence vectors come from: `encoder` (the
-    /// sentence encoder, a second encoder pass over the article) or
-    /// `entity-head` (the entity model's sentence head: one encoder pass for
-    /// summary and entities).
-    #[arg(long, env = "KHULASA_SENTENCE_VECTORS", value_enum, default_value_t = VectorSource::Encoder)]
+    /// Where the summary's sentence vectors come from: `entity-head` (the
+    /// entity model's sentence head: one encoder pass for summary and
+    /// entities), `encoder` (the sentence encoder, a second pass), or `auto`:
+    /// the head when the entity model has one and no --encoder is named.
+    #[arg(long, env = "KHULASA_SENTENCE_VECTORS", value_enum, default_value_t = VectorSource::Auto)]
     pub sentence_vectors: VectorSource,
     // ---- end of model performance flags ----
     /// Articles analyzed at once; further requests wait in a queue
