@@ -79,7 +79,7 @@ mod tests {
         let counts = vec![1; 10];
         let w = plan(&counts, 4);
         assert_eq!(w, vec![0..4, 3..7, 6..10]);
-        let w = plan(&vec![1; 20], 8);
+        let w = plan(&[1; 20], 8);
         assert_eq!(w, vec![0..8, 6..14, 12..20]);
         for r in &w {
             assert!(r.len() <= 8);
