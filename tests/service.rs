@@ -363,12 +363,14 @@ async fn get_info_lists_models_limits_and_languages() {
     assert_eq!(limits.max_article_chars, 200_000);
     assert!(limits.max_message_bytes > 0);
     assert!(info.languages.iter().any(|l| l == "ar"));
-    let encoder = info
-        .models
-        .iter()
-        .find(|m| m.kind == "sentence-embedding")
-        .expect("encoder listed");
-    assert_eq!(encoder.sha256.len(), 64);
+    // One encoder pass by default: the NER model's sentence head gives the
+    // summary's vectors, so no sentence encoder is loaded (tests/one_pass.rs
+    // covers `--sentence-vectors encoder`).
+    assert!(
+        info.models.iter().all(|m| m.kind != "sentence-embedding"),
+        "{:?}",
+        info.models
+    );
     let ner = info
         .models
         .iter()

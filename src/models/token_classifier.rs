@@ -492,10 +492,10 @@ mod tests {
 
     #[test]
     fn pooled_sentence_vectors_are_piece_means_normalized() {
-        // Word 0: one piece [2, 0]; word 1: two pieces summing to [0, 4].
+        // Word 0: one piece [2, 0]; word 1: two pieces summing to [0, 2].
         let v = WordVectors {
             dim: 2,
-            sums: vec![2.0, 0.0, 0.0, 4.0],
+            sums: vec![2.0, 0.0, 0.0, 2.0],
         };
         assert_eq!(v.pooled(0..1), vec![1.0, 0.0]);
         let both = v.pooled(0..2);
