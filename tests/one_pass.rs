@@ -42,14 +42,19 @@ async fn one_pass_gives_the_entities_and_a_summary_from_the_entity_model() {
         .await
         .expect("analyze")
         .into_inner();
-    let two = shared_server()
+    let two_pass = Server::start_serving(&["--sentence-vectors", "encoder"]).await;
+    let mut two_client = two_pass.client().await;
+    let two_info = two_client
+        .get_info(GetInfoRequest {})
         .await
-        .client()
-        .await
-        .analyze(req)
-        .await
-        .expect("analyze")
+        .expect("get_info")
         .into_inner();
+    assert!(
+        two_info.models.iter().any(|m| m.name == "e5-small"),
+        "--sentence-vectors encoder loads the encoder: {:?}",
+        two_info.models
+    );
+    let two = two_client.analyze(req).await.expect("analyze").into_inner();
 
     let spans = |r: &khulasa::proto::AnalyzeResponse| {
         r.entities
@@ -72,6 +77,26 @@ async fn one_pass_gives_the_entities_and_a_summary_from_the_entity_model() {
         assert!(sentence.split_whitespace().count() >= 4, "{sentence:?}");
     }
     assert_eq!(summary.text, picked.join(" "));
+
+    // An article of more windows (about 27) than the runner takes at once (16): the
+    // windows' outputs are read batch by batch, with the same entities.
+    let long = std::iter::repeat_n(text.as_str(), 24)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let long_req = request("long", &long);
+    let one_long = client
+        .analyze(long_req.clone())
+        .await
+        .expect("analyze")
+        .into_inner();
+    let two_long = two_client
+        .analyze(long_req)
+        .await
+        .expect("analyze")
+        .into_inner();
+    assert!(one_long.entities.len() >= 24 * one.entities.len() / 2);
+    assert_eq!(spans(&one_long), spans(&two_long));
+    assert!(!one_long.summary.expect("a summary").sentences.is_empty());
 
     // A summary alone runs the same single pass.
     let only = client

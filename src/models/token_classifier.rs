@@ -108,41 +108,65 @@ pub struct TokenClassifier {
 pub struct WordReadings {
     /// Per word, label log-probabilities over [`TokenClassifier::labels`].
     pub log_probs: Vec<Vec<f32>>,
-    /// Per word, its pieces' sentence-head vectors (with a head).
-    pub vectors: Option<WordVectors>,
+    /// With a sentence head and groups asked for: per group, the mean head
+    /// vector over the pieces of its words, L2-normalized (zeros for a group
+    /// without pieces).
+    pub group_vectors: Option<Vec<Vec<f32>>>,
 }
 
-/// Each word's sum of its pieces' head vectors, so that any run of words can
-/// be pooled into the (normalized) mean over its pieces.
-#[derive(Debug, Clone)]
-pub struct WordVectors {
+/// Groups of words (e.g. sentences) to pool the sentence head over.
+#[derive(Debug, Clone, Copy)]
+pub struct WordGroups<'a> {
+    /// Per word, the group its pieces count towards, if any.
+    pub of_word: &'a [Option<usize>],
+    pub count: usize,
+}
+
+/// Running sums of head vectors per group: the per-token outputs are added
+/// in as each batch of windows returns, so no more than one batch of them is
+/// held at a time, however long the article.
+struct GroupSums {
     dim: usize,
-    /// `words × dim`, row-major.
+    /// `groups × dim`, row-major.
     sums: Vec<f32>,
 }
 
-impl WordVectors {
-    pub fn dim(&self) -> usize {
-        self.dim
+impl GroupSums {
+    fn new(count: usize, dim: usize) -> Self {
+        GroupSums {
+            dim,
+            sums: vec![0.0; count * dim],
+        }
     }
 
-    /// The mean head vector over the pieces of `words`, L2-normalized (so
-    /// the sum serves): the sentence vector of those words. Zeros when they
-    /// have no pieces.
-    pub fn pooled(&self, words: std::ops::Range<usize>) -> Vec<f32> {
-        let mut mean = vec![0f32; self.dim];
-        for w in words {
-            for (m, &v) in mean.iter_mut().zip(&self.sums[w * self.dim..][..self.dim]) {
-                *m += v;
-            }
+    fn add(&mut self, group: usize, vector: &[f32]) {
+        for (s, &x) in self.sums[group * self.dim..][..self.dim]
+            .iter_mut()
+            .zip(vector)
+        {
+            *s += x;
         }
-        let norm = mean.iter().map(|v| v * v).sum::<f32>().sqrt();
-        if norm > 0.0 {
-            mean.iter_mut().for_each(|v| *v /= norm);
-        }
-        mean
+    }
+
+    /// Each group's sum L2-normalized: the normalized mean, as the mean's
+    /// scale cancels.
+    fn into_normalized(self) -> Vec<Vec<f32>> {
+        self.sums
+            .chunks_exact(self.dim.max(1))
+            .map(|sum| {
+                let norm = sum.iter().map(|v| v * v).sum::<f32>().sqrt();
+                sum.iter()
+                    .map(|v| if norm > 0.0 { v / norm } else { 0.0 })
+                    .collect()
+            })
+            .collect()
     }
 }
+
+/// Windows handed to the runner at once: enough rows to keep every session
+/// busy, few enough that the per-token outputs (logits and, with a head,
+/// 384-wide vectors) of a 200,000-character article are never all in memory.
+const WINDOWS_PER_RUN: usize = 16;
 
 impl TokenClassifier {
     pub fn load(
@@ -213,7 +237,11 @@ impl TokenClassifier {
             sentence_head,
             manifest,
         };
-        classifier.read(&["تجربة", "warm-up"], &StopSignal::never())?;
+        let warm_up = WordGroups {
+            of_word: &[Some(0), Some(0)],
+            count: 1,
+        };
+        classifier.read(&["تجربة", "warm-up"], Some(warm_up), &StopSignal::never())?;
         Ok(classifier)
     }
 
@@ -236,22 +264,23 @@ impl TokenClassifier {
     }
 
     /// Per-word log-probabilities over [`Self::labels`] and, with a sentence
-    /// head, per-word vectors. Words must be non-empty and already
-    /// normalized. Blocking; stops between batches when `stop` fires.
+    /// head and `groups`, each group's sentence vector. Words must be
+    /// non-empty and already normalized. Blocking; stops between batches
+    /// when `stop` fires.
     pub fn read<S: AsRef<str>>(
         &self,
         words: &[S],
+        groups: Option<WordGroups<'_>>,
         stop: &StopSignal,
     ) -> Result<WordReadings, ModelError> {
         let dim = self.sentence_head.as_ref().map_or(0, |h| h.dim);
-        let mut vectors = self.sentence_head.as_ref().map(|_| WordVectors {
-            dim,
-            sums: vec![0.0; words.len() * dim],
-        });
+        let mut sums = groups
+            .filter(|_| dim > 0)
+            .map(|g| (g, GroupSums::new(g.count, dim)));
         if words.is_empty() {
             return Ok(WordReadings {
                 log_probs: Vec::new(),
-                vectors,
+                group_vectors: sums.map(|(_, s)| s.into_normalized()),
             });
         }
         let tokenizing = std::time::Instant::now();
@@ -261,43 +290,47 @@ impl TokenClassifier {
         let plan = windows::plan(&counts, self.max_tokens - 2);
         let owners = windows::owners(&plan, words.len());
 
-        let rows: Vec<Vec<u32>> = plan
-            .iter()
-            .map(|range| {
-                let mut row = Vec::with_capacity(range.len() + 2);
-                row.push(BOS_ID);
-                for p in &pieces[range.clone()] {
-                    row.extend_from_slice(p);
-                }
-                row.push(EOS_ID);
-                row
-            })
-            .collect();
-        let outputs = self.runner.run(rows, stop)?;
-
         let n_labels = self.labels.len();
         let stride = n_labels + dim;
         let mut log_probs: Vec<Vec<f32>> = vec![Vec::new(); words.len()];
-        for (window, (range, row)) in plan.iter().zip(&outputs).enumerate() {
-            let mut position = 1; // after <s>
-            for word in range.clone() {
-                let n = counts[word];
-                if owners[word] == window {
-                    let tokens = &row[position * stride..][..n * stride];
-                    log_probs[word] = pool_word(tokens, stride, n_labels, self.pooling);
-                    if let Some(v) = vectors.as_mut() {
-                        let sum = &mut v.sums[word * dim..][..dim];
-                        for token in tokens.chunks_exact(stride) {
-                            for (s, &x) in sum.iter_mut().zip(&token[n_labels..]) {
-                                *s += x;
+        for (batch, ranges) in plan.chunks(WINDOWS_PER_RUN).enumerate() {
+            let rows: Vec<Vec<u32>> = ranges
+                .iter()
+                .map(|range| {
+                    let mut row = Vec::with_capacity(range.len() + 2);
+                    row.push(BOS_ID);
+                    for p in &pieces[range.clone()] {
+                        row.extend_from_slice(p);
+                    }
+                    row.push(EOS_ID);
+                    row
+                })
+                .collect();
+            let outputs = self.runner.run(rows, stop)?;
+            for (i, (range, row)) in ranges.iter().zip(&outputs).enumerate() {
+                let window = batch * WINDOWS_PER_RUN + i;
+                let mut position = 1; // after <s>
+                for word in range.clone() {
+                    let n = counts[word];
+                    if owners[word] == window {
+                        let tokens = &row[position * stride..][..n * stride];
+                        log_probs[word] = pool_word(tokens, stride, n_labels, self.pooling);
+                        if let Some((groups, sums)) = sums.as_mut() {
+                            if let Some(&Some(group)) = groups.of_word.get(word) {
+                                for token in tokens.chunks_exact(stride) {
+                                    sums.add(group, &token[n_labels..]);
+                                }
                             }
                         }
                     }
+                    position += n;
                 }
-                position += n;
             }
         }
-        Ok(WordReadings { log_probs, vectors })
+        Ok(WordReadings {
+            log_probs,
+            group_vectors: sums.map(|(_, s)| s.into_normalized()),
+        })
     }
 
     /// Each word's piece ids, capped at `max_pieces_per_word` (keeping the
@@ -491,17 +524,18 @@ mod tests {
     }
 
     #[test]
-    fn pooled_sentence_vectors_are_piece_means_normalized() {
-        // Word 0: one piece [2, 0]; word 1: two pieces summing to [0, 2].
-        let v = WordVectors {
-            dim: 2,
-            sums: vec![2.0, 0.0, 0.0, 2.0],
-        };
-        assert_eq!(v.pooled(0..1), vec![1.0, 0.0]);
-        let both = v.pooled(0..2);
-        let s = 1.0 / 2f32.sqrt();
-        assert!((both[0] - s).abs() < 1e-6 && (both[1] - s).abs() < 1e-6);
-        assert_eq!(v.pooled(1..1), vec![0.0, 0.0]);
+    fn group_vectors_are_piece_means_normalized() {
+        // Group 0: one piece [2, 0]; group 1: pieces [0, 1] and [3, 1];
+        // group 2: no pieces.
+        let mut sums = GroupSums::new(3, 2);
+        sums.add(0, &[2.0, 0.0]);
+        sums.add(1, &[0.0, 1.0]);
+        sums.add(1, &[3.0, 1.0]);
+        let v = sums.into_normalized();
+        assert_eq!(v[0], vec![1.0, 0.0]);
+        assert!((v[1][0] - 3.0 / 13f32.sqrt()).abs() < 1e-6);
+        assert!((v[1][1] - 2.0 / 13f32.sqrt()).abs() < 1e-6);
+        assert_eq!(v[2], vec![0.0, 0.0]);
     }
 
     #[test]

@@ -402,7 +402,7 @@ impl Analyzer {
             (Some(model), true) => {
                 let reading = match reading {
                     Some(reading) => reading,
-                    None => read(model, text, &mut timings, stop)?,
+                    None => read(model, text, None, &mut timings, stop)?,
                 };
                 let transitions = model.classifier.transitions();
                 Some(reading.entities(&model.scheme, transitions, text))
@@ -471,14 +471,12 @@ impl Analyzer {
                 .map_err(model_error)?
             }
             Readers::OnePass(model) => {
-                let reading = match reading {
-                    Some(reading) => reading,
-                    None => reading.insert(read(model, text, timings, stop)?),
-                };
+                // The summary runs first, so this pass is the article's only one.
                 let ranges: Vec<Range<usize>> =
                     candidates.iter().map(|&i| sentences[i].clone()).collect();
+                let reading = reading.insert(read(model, text, Some(&ranges), timings, stop)?);
                 stage("embed", &mut timings.embed, || {
-                    reading.sentence_vectors(&ranges)
+                    reading.take_sentence_vectors()
                 })
                 .ok_or_else(|| {
                     AnalyzeError::Model(ModelError::Output {
@@ -543,12 +541,13 @@ fn stage<T>(name: &'static str, slot: &mut Duration, run: impl FnOnce() -> T) ->
 fn read<'t>(
     model: &EntityModel,
     text: &'t str,
+    sentences: Option<&[Range<usize>]>,
     timings: &mut StageTimings,
     stop: &StopSignal,
 ) -> Result<ArticleReading<'t>, AnalyzeError> {
     stop.check()?;
     stage("entities", &mut timings.entities, || {
-        entities::read(&model.classifier, text, stop)
+        entities::read(&model.classifier, text, sentences, stop)
     })
     .map_err(model_error)
 }

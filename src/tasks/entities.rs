@@ -5,7 +5,7 @@ use std::{borrow::Cow, collections::HashSet, ops::Range};
 
 use crate::{
     models::{
-        token_classifier::{Transitions, WordReadings},
+        token_classifier::{Transitions, WordGroups, WordReadings},
         ModelError, TokenClassifier,
     },
     stop::StopSignal,
@@ -183,11 +183,14 @@ pub struct ArticleReading<'t> {
     words: WordReadings,
 }
 
-/// Runs the token classifier over the words of `text`. Blocking; stops
-/// between batches when `stop` fires.
+/// Runs the token classifier over the words of `text`; with `sentences`
+/// (byte ranges) and a model with a sentence head, it also pools one vector
+/// per sentence over the words that start inside it. Blocking; stops between
+/// batches when `stop` fires.
 pub fn read<'t>(
     classifier: &TokenClassifier,
     text: &'t str,
+    sentences: Option<&[Range<usize>]>,
     stop: &StopSignal,
 ) -> Result<ArticleReading<'t>, ModelError> {
     let mut spans: Vec<Range<usize>> = Vec::new();
@@ -199,7 +202,22 @@ pub fn read<'t>(
             forms.push(form);
         }
     }
-    let words = classifier.read(&forms, stop)?;
+    let sentence_of_word = sentences.map(|sentences| {
+        let mut of_word = vec![None; spans.len()];
+        for (i, sentence) in sentences.iter().enumerate() {
+            for slot in &mut of_word[words_starting_in(&spans, sentence)] {
+                *slot = Some(i);
+            }
+        }
+        (of_word, sentences.len())
+    });
+    let groups = sentence_of_word
+        .as_ref()
+        .map(|(of_word, count)| WordGroups {
+            of_word,
+            count: *count,
+        });
+    let words = classifier.read(&forms, groups, stop)?;
     Ok(ArticleReading {
         spans,
         forms,
@@ -208,16 +226,11 @@ pub fn read<'t>(
 }
 
 impl ArticleReading<'_> {
-    /// One vector per byte range of `sentences`, pooled from the sentence
-    /// head over the words that start inside it; `None` without a head.
-    pub fn sentence_vectors(&self, sentences: &[Range<usize>]) -> Option<Vec<Vec<f32>>> {
-        let vectors = self.words.vectors.as_ref()?;
-        Some(
-            sentences
-                .iter()
-                .map(|s| vectors.pooled(words_starting_in(&self.spans, s)))
-                .collect(),
-        )
+    /// Takes the sentence vectors of the sentences the reading was asked
+    /// for, in their order; `None` when none were asked for, the model has
+    /// no sentence head, or they were taken already.
+    pub fn take_sentence_vectors(&mut self) -> Option<Vec<Vec<f32>>> {
+        self.words.group_vectors.take()
     }
 
     /// The entity mentions of `text` (the article this reading was made
