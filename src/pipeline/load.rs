@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use super::{Analyzer, Limits, ModelDirs, ModelSet, VectorSource};
+use super::{Analyzer, Limits, ModelDirs, ModelSet, Readers, VectorSource};
 use crate::models::{BatchConfig, Batching, Runtime, SessionLayout};
 
 /// How the pipeline runs: `khulasa-server`'s flags without the networking
@@ -65,6 +65,16 @@ pub fn load_analyzer(config: &PipelineConfig) -> anyhow::Result<Analyzer> {
     .with_context(|| format!("loading models from {}", config.models.display()))?;
     for m in models.manifests() {
         tracing::info!(name = %m.name, kind = m.kind.as_str(), version = %m.version, "model ready");
+    }
+    match &models.readers {
+        Readers::OnePass(model) => tracing::info!(
+            from = %model.classifier.manifest().name,
+            "sentence vectors from the entity model's sentence head: one encoder pass per article"
+        ),
+        Readers::Separate { encoder, .. } => tracing::info!(
+            from = %encoder.manifest().name,
+            "sentence vectors from the sentence encoder: a second encoder pass per article"
+        ),
     }
     if models.entities().is_none() {
         tracing::warn!(
