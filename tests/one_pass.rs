@@ -133,3 +133,26 @@ async fn entity_head_without_an_entity_model_stops_at_startup() {
         "{log:#?}"
     );
 }
+
+#[tokio::test]
+async fn a_named_encoder_brings_back_the_second_pass() {
+    let encoder = models_dir().join("e5-small");
+    let server = Server::start_serving(&["--encoder", encoder.to_str().expect("utf-8 path")]).await;
+    let info = server
+        .client()
+        .await
+        .get_info(GetInfoRequest {})
+        .await
+        .expect("get_info")
+        .into_inner();
+    let kinds: Vec<(&str, &str)> = info
+        .models
+        .iter()
+        .map(|m| (m.name.as_str(), m.kind.as_str()))
+        .collect();
+    assert!(
+        kinds.contains(&("e5-small", "sentence-embedding")),
+        "{kinds:?}"
+    );
+    assert!(kinds.contains(&("ner-ar", "token-classification")));
+}
