@@ -37,6 +37,20 @@ HUGE_TIMEOUT = 300.0
 # a deadline). Anything else (UNAVAILABLE, INTERNAL, UNKNOWN, ...) is a fault.
 VALID = frozenset({OK, "DEADLINE_EXCEEDED"})
 
+# Any call with a deadline may also be refused at once when the server
+# predicts it would finish after that deadline (admission by cost, issue
+# #14): RESOURCE_EXHAUSTED with a `grpc-retry-pushback-ms` trailer, so a
+# client can try another replica. Without the trailer it is a fault.
+PUSHBACK = "grpc-retry-pushback-ms"
+
+
+def allowed_for(e, allowed):
+    """`allowed`, plus RESOURCE_EXHAUSTED when `e` is an admission refusal."""
+    if e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and any(
+            key == PUSHBACK for key, _ in (e.trailing_metadata() or ())):
+        return set(allowed) | {"RESOURCE_EXHAUSTED"}
+    return allowed
+
 
 def load_stubs(gen_dir):
     sys.path.insert(0, str(gen_dir))
@@ -202,7 +216,7 @@ class Client(threading.Thread):
         try:
             resp = self.stub.Analyze(req, timeout=timeout)
         except grpc.RpcError as e:
-            self.tally.record(kind, code_of(e), allowed, e.details() or "", req_id)
+            self.tally.record(kind, code_of(e), allowed_for(e, allowed), e.details() or "", req_id)
             return
         self.tally.record(kind, OK, allowed, "", req_id, time.monotonic() - t0)
         if resp.id != req_id:
@@ -277,7 +291,8 @@ class Client(threading.Thread):
             self.tally.record("cancel", "CANCELLED", {"CANCELLED"}, "", req_id)
             return
         except grpc.RpcError as e:
-            self.tally.record("cancel", code_of(e), {"CANCELLED"}, e.details() or "", req_id)
+            self.tally.record("cancel", code_of(e), allowed_for(e, {"CANCELLED"}), e.details() or "",
+                              req_id)
             return
         # Finished before the cancel landed.
         self.tally.record("cancel", OK, {OK}, "", req_id)
