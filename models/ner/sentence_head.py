@@ -35,6 +35,7 @@ from tokenizers import Tokenizer
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO / "models" / "ner"), str(REPO / "models" / "summarizer")]
+from data import read_conll  # noqa: E402
 from infer import make_windows, owners, text_words, window_inputs, word_pieces  # noqa: E402
 from common import load_articles, split_order  # noqa: E402
 import segment  # noqa: E402
@@ -60,20 +61,6 @@ def without_head(model: onnx.ModelProto) -> onnx.ModelProto:
     return model
 
 
-def conll_sentences(path: Path):
-    cur = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if not line:
-            if cur:
-                yield cur
-            cur = []
-            continue
-        cur.append(line.rsplit(" ", 1)[0])
-    if cur:
-        yield cur
-
-
 def detokenize(tokens) -> str:
     t = " ".join(tokens)
     t = re.sub(r"([(\[«]) ", r"\1", t)
@@ -86,7 +73,7 @@ def extra_texts(data: Path):
     for path, n in [(data / "ner_extra/aqmar/train.txt", 450),
                     (data / "ner_extra/wikifane_gold/train.txt", 700),
                     (data / "anercorp/train.txt", 500)]:
-        sents = [detokenize(s) for s in conll_sentences(path)]
+        sents = [detokenize([word for word, _ in s]) for s in read_conll(str(path))]
         chunks = [" ".join(sents[i:i + 6]) for i in range(0, len(sents), 6)]
         random.Random(1).shuffle(chunks)
         out += chunks[:n]
