@@ -213,6 +213,20 @@ async fn a_second_signal_exits_without_waiting_for_the_drain() {
 }
 
 #[tokio::test]
+async fn two_signals_back_to_back_still_exit_without_waiting_for_the_drain() {
+    let server = Server::start_serving(&["--drain-seconds", "600"]).await;
+    let watch = watch_health(&server).await;
+    // The second signal comes while the first is being handled: it must not
+    // be lost, or the 600 s drain held open by the watch stream runs out.
+    send_signal(&server, "TERM");
+    send_signal(&server, "INT");
+    let (code, log) = exit_code_and_log(server).await;
+    assert_eq!(code, Some(0), "exit code; log: {log:#?}");
+    assert!(log.iter().any(|l| l.contains("second signal")), "{log:#?}");
+    drop(watch);
+}
+
+#[tokio::test]
 async fn work_stops_when_the_client_goes_away() {
     let server = Server::start_serving(&["--metrics-listen", "127.0.0.1:0"]).await;
     let channel = Channel::from_shared(server.addr.clone())

@@ -10,6 +10,7 @@ mod http_tls;
 mod metrics;
 mod server;
 mod service;
+mod signals;
 mod status;
 mod telemetry;
 

@@ -23,6 +23,7 @@ use super::{
     http::{self, Readiness},
     http_tls, metrics,
     service::Settings,
+    signals::ShutdownSignals,
     ServerArgs, SummarizerService,
 };
 use crate::{
@@ -34,6 +35,7 @@ const SERVICE_NAME: &str = "khulasa.v1.Summarizer";
 
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let started = Instant::now();
+    let mut signals = ShutdownSignals::listen().context("cannot listen for SIGTERM/SIGINT")?;
     if let Some(addr) = args.metrics_listen {
         let bound = metrics::serve(addr).await?;
         tracing::info!(metrics = %format_args!("http://{bound}/metrics"), "metrics endpoint ready");
@@ -169,7 +171,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
                 Err(_) => std::future::pending().await,
             }
         } => return Err(e.context("cannot load models")),
-        signal = shutdown_signal() => {
+        signal = signals.next() => {
             tracing::info!(signal, "shutting down: NOT_SERVING, draining in-flight requests");
         }
     }
@@ -199,7 +201,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
                 "drain deadline passed; exiting with requests in flight"
             ),
         },
-        signal = shutdown_signal() => {
+        signal = signals.next() => {
             tracing::warn!(signal, "second signal: exiting without waiting for in-flight requests");
         }
     }
@@ -266,26 +268,4 @@ async fn set_health(health: &HealthReporter, ready: &Readiness, status: ServingS
     ready.set(status == ServingStatus::Serving);
     health.set_service_status("", status).await;
     health.set_service_status(SERVICE_NAME, status).await;
-}
-
-async fn shutdown_signal() -> &'static str {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-        "SIGINT"
-    };
-    #[cfg(unix)]
-    {
-        let term = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut s) => {
-                    s.recv().await;
-                }
-                Err(_) => std::future::pending::<()>().await,
-            }
-            "SIGTERM"
-        };
-        tokio::select! { s = ctrl_c => s, s = term => s }
-    }
-    #[cfg(not(unix))]
-    ctrl_c.await
 }
