@@ -6,8 +6,9 @@
 //! (summarize, entities). The `khulasa` command-line client is its own
 //! package (`client/`) built on this library. [`stop`], a leaf like
 //! [`text`], carries one request's cancellation and deadline through all of
-//! them.
+//! them. [`memory`] tunes the C allocator for a long-running server.
 
+pub mod memory;
 pub mod models;
 pub mod pipeline;
 pub mod proto;

@@ -52,6 +52,19 @@ def allowed_for(e, allowed):
     return allowed
 
 
+# What admission says when it refuses (src/transport/admission.rs).
+ADMISSION_REFUSALS = ("server busy:", "server overloaded:")
+
+
+def allowed_for_item(message, allowed):
+    """`allowed`, plus RESOURCE_EXHAUSTED when a stream item's error is an
+    admission refusal: an item's error has no trailers, so its message is
+    what tells."""
+    if message.startswith(ADMISSION_REFUSALS):
+        return set(allowed) | {"RESOURCE_EXHAUSTED"}
+    return allowed
+
+
 def load_stubs(gen_dir):
     sys.path.insert(0, str(gen_dir))
     from khulasa.v1 import summarizer_pb2, summarizer_pb2_grpc  # noqa: E402
@@ -331,7 +344,7 @@ class Client(threading.Thread):
                 text, _, want = by_id[resp.id]
                 got = _code_name(resp.error.code) if resp.HasField("error") else None
                 kind = "stream_item_bad" if want else "stream_item"
-                allowed = {want} if want else VALID
+                allowed = {want} if want else allowed_for_item(resp.error.message, VALID)
                 self.tally.record(kind, got or OK, allowed, resp.error.message, resp.id)
                 if got is None:
                     problem = check_response(text, resp)

@@ -7,6 +7,8 @@ use khulasa::transport::{self, ServerArgs, Telemetry};
 
 fn main() -> ExitCode {
     let args = ServerArgs::parse();
+    // Before any thread starts: arenas are made per thread on first use.
+    khulasa::memory::tune_malloc();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
