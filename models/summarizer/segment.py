@@ -82,12 +82,36 @@ def is_abbreviation(before):
     return True
 
 
+# src/text/segment/wrap.rs: line breaks that only wrap a paragraph.
+MAX_WRAP_WIDTH, MIN_FULL_LINE, MIN_FULL_LINES = 100, 40, 3
+
+
+def soft_line_breaks(text):
+    """Offsets of the "\n"s inside hard-wrapped paragraphs (wrap.rs)."""
+    lines, start = [], 0
+    for at in [j for j, c in enumerate(text) if c == "\n"] + [len(text)]:
+        a, b = trim(text, start, at)
+        if b - a > MAX_WRAP_WIDTH:
+            return set()
+        lines.append((at if at < len(text) else None, b - a))
+        start = at + 1
+    widest = max(w for _, w in lines)
+    full = [w >= MIN_FULL_LINE and 5 * w >= 4 * widest for _, w in lines]
+    if sum(full) < MIN_FULL_LINES or 2 * sum(full) < sum(1 for _, w in lines if w > 0):
+        return set()
+    return {at for (at, _), is_full, (_, nxt) in zip(lines, full, lines[1:]) if is_full and nxt > 0}
+
+
 def _split(text):
     pieces, start, first_vis, i, n = [], 0, None, 0, len(text)
+    soft = soft_line_breaks(text)
     while i < n:
         c = text[i]
         if c in LINE:
             end = i + 2 if c == "\r" and text[i + 1:i + 2] == "\n" else i + 1
+            if end - 1 in soft:
+                i = end
+                continue
             pieces.append((start, i))
             start, i, first_vis = end, end, None
             continue

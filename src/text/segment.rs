@@ -5,12 +5,14 @@
 //! costs a slightly longer sentence, a wrong one cuts a name or a number in
 //! half. Every range is a byte range into the input, trimmed and non-empty.
 //!
-//! The work happens in three linear passes: `split` finds candidate
-//! boundaries, `merge` trims the pieces and folds punctuation-only ones
+//! A line break ends a sentence, except inside a hard-wrapped paragraph
+//! ([`wrap`]). The work happens in three linear passes: `split` finds
+//! candidate boundaries, `merge` trims the pieces and folds punctuation-only ones
 //! into their neighbour, and `cap` bounds the length of what is left.
 
 mod abbrev;
 mod cap;
+mod wrap;
 
 use std::ops::Range;
 
@@ -81,7 +83,7 @@ fn is_closer(c: char) -> bool {
     )
 }
 
-/// Always ends a sentence.
+/// Ends a sentence, unless it only wraps a paragraph (see [`wrap`]).
 fn is_line_break(c: char) -> bool {
     matches!(
         c,
@@ -91,6 +93,7 @@ fn is_line_break(c: char) -> bool {
 
 /// Raw pieces of `text` between boundaries, untrimmed, possibly empty.
 fn split(text: &str) -> Vec<Range<usize>> {
+    let soft = wrap::soft_line_breaks(text);
     let mut pieces = Vec::new();
     let mut start = 0;
     // First non-space char of the current piece, for the numbered-list rule.
@@ -104,6 +107,11 @@ fn split(text: &str) -> Vec<Range<usize>> {
             } else {
                 next
             };
+            // `end - 1` is the `\n` of a `\n` or `\r\n` break.
+            if soft.binary_search(&(end - 1)).is_ok() {
+                i = end;
+                continue;
+            }
             pieces.push(start..i);
             (start, i, first_visible) = (end, end, None);
             continue;
@@ -217,6 +225,19 @@ mod tests {
 
     fn texts(text: &str) -> Vec<&str> {
         sentences(text).into_iter().map(|r| &text[r]).collect()
+    }
+
+    #[test]
+    fn a_hard_wrapped_paragraph_gives_whole_sentences() {
+        let text = "الأحساء - واس\nتبدأ الغرفة التجارية الصناعية في محافظة الأحساء تنفيذ برامجها التدريبية\nالنسائية اعتبارا من يوم الأحد المقبل وذلك من خلال برنامجين نسائيين بعنوان\n\"فنون التعامل مع الزوج\" وذلك في الفترة من 7 - 8 من شهر ربيع الثاني الحالي،\nوتقدمهما الدكتورة وداد العيسى. وأوضح مدير التدريب بالغرفة بدر الحليبي أن\nالمحاضرة ستتناول دراسة لأفضل توافق زواجي في العالم ومظاهر الأسرة السعيدة.";
+        assert_eq!(
+            texts(text),
+            [
+                "الأحساء - واس",
+                "تبدأ الغرفة التجارية الصناعية في محافظة الأحساء تنفيذ برامجها التدريبية\nالنسائية اعتبارا من يوم الأحد المقبل وذلك من خلال برنامجين نسائيين بعنوان\n\"فنون التعامل مع الزوج\" وذلك في الفترة من 7 - 8 من شهر ربيع الثاني الحالي،\nوتقدمهما الدكتورة وداد العيسى.",
+                "وأوضح مدير التدريب بالغرفة بدر الحليبي أن\nالمحاضرة ستتناول دراسة لأفضل توافق زواجي في العالم ومظاهر الأسرة السعيدة.",
+            ]
+        );
     }
 
     #[test]
