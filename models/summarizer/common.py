@@ -95,6 +95,12 @@ def rouge_all(cand_toks, ref_toks):
 def greedy_oracle(sent_toks, ref_toks, k):
     """Greedily add the sentence that most raises R-1 + R-2 F1 of the summary
     (sentences in article order) against ref; stop at k or when nothing helps."""
+    return greedy_oracle_multi(sent_toks, [ref_toks], k)
+
+
+def greedy_oracle_multi(sent_toks, refs, k):
+    """greedy_oracle against several references at once: the mean over refs of
+    R-1 + R-2 F1, the quantity a multi-reference evaluation averages."""
     chosen, best = [], 0.0
     while len(chosen) < k:
         pick, pick_val = None, best
@@ -102,7 +108,7 @@ def greedy_oracle(sent_toks, ref_toks, k):
             if i in chosen:
                 continue
             cand = [t for j in sorted(chosen + [i]) for t in sent_toks[j]]
-            v = rouge_n(cand, ref_toks, 1) + rouge_n(cand, ref_toks, 2)
+            v = sum(rouge_n(cand, r, 1) + rouge_n(cand, r, 2) for r in refs) / len(refs)
             if v > pick_val + 1e-12:
                 pick, pick_val = i, v
         if pick is None:

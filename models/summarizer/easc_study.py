@@ -1,0 +1,151 @@
+"""What the EASC dev half says about beating Lead (issue #13): learned rankers
+on the annotators' choices, the shipped scorer with and without MMR, and
+linear.py's position-anchored search with the shipped score as a feature,
+all under linear.py's five folds. Prints the table of README.md, "What the
+EASC dev half says about the +1.5 target".
+
+    python models/summarizer/easc_study.py [--easc ../shared/data/easc/easc_dev.jsonl] \\
+        [--cache /tmp/summ/easc.npz]
+
+Labels: a reference "chose" a sentence when at least half of the sentence's
+token bigrams occur in it (the references are normalized, re-joined and
+sometimes cut, so exact containment misses most choices); a sentence's share
+is the fraction of the five references that chose it.
+"""
+import argparse
+import json
+import random
+
+import numpy as np
+import onnxruntime as ort
+
+import linear
+from common import REPO, features
+from evaluate import min_max, mmr
+
+STUDY = ["rel_pos", "inv_sqrt_pos", "is_first", "log_words", "short", "log_n", "centroid_cos",
+         "first_cos", "mean_cos", "quote", "digit"]
+
+
+def shares(doc):
+    def chosen(toks, ref_bigrams):
+        bigrams = list(zip(toks, toks[1:]))
+        return bool(bigrams) and np.mean([b in ref_bigrams for b in bigrams]) >= 0.5
+    refs = [set(zip(r, r[1:])) for r in doc["refs"]]
+    return np.array([np.mean([chosen(t, r) for r in refs]) for t in doc["toks"]])
+
+
+def topk(scores, k):
+    return list(np.argsort(-scores, kind="stable")[:k])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--easc", default=str(REPO.parent / "shared/data/easc/easc_dev.jsonl"))
+    ap.add_argument("--cache", default=None)
+    a = ap.parse_args()
+    docs = linear.load(a.easc, a.cache)
+    mdir = REPO / "models/summarizer-ext"
+    shipped_features = json.loads((mdir / "manifest.json").read_text(encoding="utf-8"))["features"]
+    scorer = ort.InferenceSession(str(mdir / "model.onnx"), providers=["CPUExecutionProvider"])
+    for d in docs:
+        d["share"] = shares(d)
+        d["study"] = features(d["sents"], d["emb"], STUDY)
+        x = features(d["sents"], d["emb"], shipped_features)
+        d["shipped"] = min_max(scorer.run(["scores"], {"embeddings": d["emb"][None],
+                                                       "features": x[None]})[0][0])
+    print(f"shares sum to {np.mean([d['share'].sum() / d['k'] for d in docs]):.2f} k on average")
+    idx = list(range(len(docs)))
+    random.Random(linear.FOLD_SEED).shuffle(idx)
+    folds = [idx[i::5] for i in range(5)]
+    lead = np.mean([linear.rouge(d, list(range(d["k"])), ("r1", "rl")) for d in docs], 0) * 100
+
+    def report(name, fit, served=False):
+        """fit(train docs) -> (doc -> scores); scored on each held-out fold."""
+        got = []
+        for f in folds:
+            score = fit([docs[i] for i in idx if i not in f])
+            for i in f:
+                d, s = docs[i], score(docs[i])
+                picks = mmr(min_max(s), d["emb"], d["sents"], d["k"]) if served else topk(s, d["k"])
+                got.append(linear.rouge(d, picks, ("r1", "rl")))
+        r1, rl = np.mean(got, 0) * 100
+        print(f"| {name} | {r1:.2f} | {rl:.2f} | {r1 - lead[0]:+.2f} |", flush=True)
+
+    def columns(cols):
+        return lambda d: d["study"][:, [STUDY.index(c) for c in cols]]
+
+    def standardizer(cols, train):
+        x = np.concatenate([columns(cols)(d) for d in train])
+        mu, sd = x.mean(0), x.std(0) + 1e-6
+        return lambda d: (columns(cols)(d) - mu) / sd
+
+    def ridge(cols, lam=1.0):
+        def fit(train):
+            z = standardizer(cols, train)
+            x = np.concatenate([np.c_[z(d), np.ones(len(d["sents"]))] for d in train])
+            y = np.concatenate([d["share"] for d in train])
+            w = np.linalg.solve(x.T @ x + lam * np.eye(x.shape[1]), x.T @ y)
+            return lambda d: np.c_[z(d), np.ones(len(d["sents"]))] @ w
+        return fit
+
+    def ranknet(cols, epochs=300, lr=1.0, l2=1e-3):
+        def fit(train):
+            z = standardizer(cols, train)
+            diffs = []
+            for d in train:
+                zd, s = z(d), d["share"]
+                i, j = np.where(s[:, None] > s[None, :])
+                diffs.append(zd[i] - zd[j])
+            p = np.concatenate(diffs)
+            w = np.zeros(len(cols))
+            for _ in range(epochs):
+                w -= lr * (-(p * (1 / (1 + np.exp(p @ w)))[:, None]).mean(0) + l2 * w)
+            return lambda d: z(d) @ w
+        return fit
+
+    def anchored(extra, top=1, served=True):
+        """linear.py's search (its features, plus the shipped score when
+        `extra`): the best of 401 candidates on the training folds, or the
+        mean of the best `top`."""
+        def fit(train):
+            def x(d):
+                return np.c_[d["x"], d["shipped"]] if extra else d["x"]
+            allx = np.concatenate([x(d) for d in docs])
+            mu, sd = allx.mean(0), allx.std(0) + 1e-6
+            rng = np.random.default_rng(linear.SEED)
+            base = np.eye(allx.shape[1])[0]
+            cands = [base] + [3 * base + rng.normal(size=allx.shape[1]) * s
+                              for s in (0.3, 0.6, 1.0, 1.5) for _ in range(100)]
+            cands = [c / np.linalg.norm(c) for c in cands]
+            r1 = [np.mean([linear.rouge(d, topk(((x(d) - mu) / sd) @ c, d["k"]))[0] for d in train])
+                  for c in cands]
+            w = np.mean([cands[j] for j in np.argsort(r1)[::-1][:top]], 0)
+            return lambda d: ((x(d) - mu) / sd) @ w
+        return fit, served
+
+    print(f"\n| scorer | R-1 | R-L | vs Lead R-1 |\n| --- | ---: | ---: | ---: |\n"
+          f"| Lead-k | {lead[0]:.2f} | {lead[1]:.2f} | +0.00 |")
+    report("shipped transformer, top-k", lambda train: (lambda d: d["shipped"]))
+    report("shipped transformer, MMR", lambda train: (lambda d: d["shipped"]), served=True)
+    report("ridge on the share", ridge(STUDY))
+    report("ridge on the share, MMR", ridge(STUDY), served=True)
+    report("RankNet on the share", ranknet(STUDY))
+    report("RankNet on the share, MMR", ranknet(STUDY), served=True)
+    for c in STUDY:
+        if c != "inv_sqrt_pos":
+            report(f"RankNet without {c}", ranknet([f for f in STUDY if f != c]))
+    for name, (fit, served) in [
+        ("linear.py, MMR", anchored(False)),
+        ("+ shipped score, MMR", anchored(True)),
+        ("+ shipped score, top-k", anchored(True, served=False)),
+        ("+ shipped score, top-k, mean of best 5", anchored(True, top=5, served=False)),
+        ("+ shipped score, top-k, mean of best 20", anchored(True, top=20, served=False)),
+        ("+ shipped score, top-k, mean of best 50", anchored(True, top=50, served=False)),
+    ]:
+        report(name, fit, served)
+    report("ceiling: top-k by the true share", lambda train: (lambda d: d["share"] - 1e-3 * np.arange(len(d["sents"]))))
+
+
+if __name__ == "__main__":
+    main()
