@@ -21,6 +21,7 @@ import onnxruntime as ort
 
 import linear
 from common import REPO, features
+from linear import topk
 from evaluate import min_max, mmr
 
 STUDY = ["rel_pos", "inv_sqrt_pos", "is_first", "log_words", "short", "log_n", "centroid_cos",
@@ -33,10 +34,6 @@ def shares(doc):
         return bool(bigrams) and np.mean([b in ref_bigrams for b in bigrams]) >= 0.5
     refs = [set(zip(r, r[1:])) for r in doc["refs"]]
     return np.array([np.mean([chosen(t, r) for r in refs]) for t in doc["toks"]])
-
-
-def topk(scores, k):
-    return list(np.argsort(-scores, kind="stable")[:k])
 
 
 def main():
