@@ -16,7 +16,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::{repo_root, shared_server, tasks};
-use khulasa::proto::{AnalyzeRequest, GetInfoRequest, SummaryOptions, Task};
+use khulasa::proto::{AnalyzeRequest, SummaryOptions, Task};
 use serde_json::Value;
 
 /// Scores are the learned scorer's outputs min-max scaled to [0, 1] per
@@ -63,13 +63,7 @@ fn u32_of(v: &Value) -> u32 {
 #[tokio::test]
 async fn fixtures_were_made_from_the_served_models() {
     let server = shared_server().await;
-    let info = server
-        .client()
-        .await
-        .get_info(GetInfoRequest {})
-        .await
-        .expect("get_info")
-        .into_inner();
+    let info = server.info().await;
     for path in fixtures() {
         let golden = load(&path);
         for name in TRACKED_MODELS {

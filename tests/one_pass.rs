@@ -7,7 +7,7 @@
 mod common;
 
 use common::{char_slice, models_dir, repo_root, request, shared_server, Server, STATE_WAIT};
-use khulasa::proto::{AnalyzeRequest, GetInfoRequest, SummaryOptions, Task};
+use khulasa::proto::{AnalyzeRequest, SummaryOptions, Task};
 
 fn article() -> String {
     std::fs::read_to_string(repo_root().join("tests/data/economy_ar.txt")).expect("article")
@@ -17,11 +17,7 @@ fn article() -> String {
 async fn one_pass_gives_the_entities_and_a_summary_from_the_entity_model() {
     let one_pass = shared_server().await;
     let mut client = one_pass.client().await;
-    let info = client
-        .get_info(GetInfoRequest {})
-        .await
-        .expect("get_info")
-        .into_inner();
+    let info = one_pass.info().await;
     let names: Vec<&str> = info.models.iter().map(|m| m.name.as_str()).collect();
     assert!(names.contains(&"ner-ar"), "{names:?}");
     assert!(
@@ -44,11 +40,7 @@ async fn one_pass_gives_the_entities_and_a_summary_from_the_entity_model() {
         .into_inner();
     let two_pass = Server::start_serving(&["--sentence-vectors", "encoder"]).await;
     let mut two_client = two_pass.client().await;
-    let two_info = two_client
-        .get_info(GetInfoRequest {})
-        .await
-        .expect("get_info")
-        .into_inner();
+    let two_info = two_pass.info().await;
     assert!(
         two_info.models.iter().any(|m| m.name == "e5-small"),
         "--sentence-vectors encoder loads the encoder: {:?}",
@@ -138,13 +130,7 @@ async fn entity_head_without_an_entity_model_stops_at_startup() {
 async fn a_named_encoder_brings_back_the_second_pass() {
     let encoder = models_dir().join("e5-small");
     let server = Server::start_serving(&["--encoder", encoder.to_str().expect("utf-8 path")]).await;
-    let info = server
-        .client()
-        .await
-        .get_info(GetInfoRequest {})
-        .await
-        .expect("get_info")
-        .into_inner();
+    let info = server.info().await;
     let kinds: Vec<(&str, &str)> = info
         .models
         .iter()

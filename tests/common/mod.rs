@@ -13,7 +13,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use khulasa::proto::{summarizer_client::SummarizerClient, AnalyzeRequest, Task};
+use khulasa::proto::{
+    summarizer_client::SummarizerClient, AnalyzeRequest, GetInfoRequest, GetInfoResponse, Task,
+};
 use tonic::transport::Channel;
 use tonic_health::pb::{
     health_check_response::ServingStatus, health_client::HealthClient, HealthCheckRequest,
@@ -183,6 +185,16 @@ impl Server {
         SummarizerClient::new(channel)
             .max_decoding_message_size(64 << 20)
             .max_encoding_message_size(64 << 20)
+    }
+
+    /// What the server says of itself (GetInfo), over a fresh connection.
+    pub async fn info(&self) -> GetInfoResponse {
+        self.client()
+            .await
+            .get_info(GetInfoRequest {})
+            .await
+            .expect("get_info")
+            .into_inner()
     }
 
     pub fn pid(&self) -> u32 {
