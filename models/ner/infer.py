@@ -205,6 +205,29 @@ def word_logits_many(tokenizer, docs_norm_words, logits_fn, poolings, max_tokens
     return results
 
 
+def span_piece_sums(text, spans, tok, run, dim, max_tokens=256, max_pieces=32):
+    """Per (start, end) code-point span of `text`: the sum of run(window ids)'s
+    rows for the pieces of the words that start inside it, each word read from
+    its owner window as the service reads it, and how many pieces that was.
+    `run(ids)` returns one row of `dim` values per token of a window."""
+    wspans, norm = text_words(text)
+    pieces = word_pieces(tok, norm, max_pieces)
+    wins = make_windows([len(p) for p in pieces], max_tokens) if norm else []
+    own = owners(wins, len(norm))
+    inputs = window_inputs(pieces, wins)
+    outs = [run(ids) for ids, _ in inputs]
+    sums = np.zeros((len(spans), dim))
+    counts = np.zeros(len(spans), dtype=np.int64)
+    starts = [s for s, _ in wspans]
+    for j, (a, b) in enumerate(spans):
+        for i in range(int(np.searchsorted(starts, a)), int(np.searchsorted(starts, b))):
+            k = own[i]
+            rows = inputs[k][1][i - wins[k][0]]
+            sums[j] += outs[k][rows].sum(axis=0)
+            counts[j] += len(rows)
+    return sums, counts
+
+
 class NerOnnx:
     def __init__(self, model_dir, model_file="model.onnx", threads=2, batch=1):
         # batch=1 mirrors the service exactly: with int8 (DynamicQuantizeLinear)
@@ -254,26 +277,14 @@ class NerOnnx:
         the head vectors of the pieces of the words that start inside it,
         each word read from its owner window; zeros for a span without
         words."""
-        wspans, norm = text_words(text)
-        pieces = word_pieces(self.tok, norm, self.max_pieces)
-        wins = make_windows([len(p) for p in pieces], self.max_tokens) if norm else []
-        own = owners(wins, len(norm))
-        inputs = window_inputs(pieces, wins)
-        outs = [self.sess.run([self.head["output"]],
-                              {"input_ids": np.array([ids], np.int64),
-                               "attention_mask": np.ones((1, len(ids)), np.int64)})[0][0]
-                for ids, _ in inputs]
-        starts = [s for s, _ in wspans]
-        out = np.zeros((len(spans), int(self.head["dim"])), dtype=np.float32)
-        for j, (a, b) in enumerate(spans):
-            lo, hi = np.searchsorted(starts, a), np.searchsorted(starts, b)
-            v = np.zeros(out.shape[1], dtype=np.float64)
-            for i in range(lo, hi):
-                k = own[i]
-                v += outs[k][inputs[k][1][i - wins[k][0]]].sum(axis=0)
-            n = np.linalg.norm(v)
-            out[j] = v / n if n > 0 else v
-        return out
+        def head(ids):
+            return self.sess.run([self.head["output"]],
+                                 {"input_ids": np.array([ids], np.int64),
+                                  "attention_mask": np.ones((1, len(ids)), np.int64)})[0][0]
+        sums, _ = span_piece_sums(text, spans, self.tok, head, int(self.head["dim"]),
+                                  self.max_tokens, self.max_pieces)
+        norms = np.linalg.norm(sums, axis=1, keepdims=True)
+        return np.where(norms > 0, sums / np.where(norms > 0, norms, 1), sums).astype(np.float32)
 
     def predict(self, texts):
         """texts -> list of [ {label,start,end,score,text} ]"""

@@ -36,7 +36,7 @@ from tokenizers import Tokenizer
 REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO / "models" / "ner"), str(REPO / "models" / "summarizer")]
 from data import read_conll  # noqa: E402
-from infer import make_windows, owners, text_words, window_inputs, word_pieces  # noqa: E402
+from infer import span_piece_sums  # noqa: E402
 from common import load_articles, split_order  # noqa: E402
 import segment  # noqa: E402
 from embed import Encoder  # noqa: E402
@@ -98,23 +98,10 @@ class Features:
         self.max_tokens = int(k.get("max_tokens", 256))
 
     def __call__(self, text, spans):
-        wspans, norm = text_words(text)
-        pieces = word_pieces(self.tok, norm)
-        wins = make_windows([len(p) for p in pieces], self.max_tokens) if norm else []
-        own = owners(wins, len(norm))
-        inputs = window_inputs(pieces, wins)
-        outs = [self.sess.run([self.name], {"input_ids": np.array([ids], np.int64),
-                                            "attention_mask": np.ones((1, len(ids)), np.int64)})[0][0]
-                for ids, _ in inputs]
-        sums = np.zeros((len(spans), DIM))
-        counts = np.zeros(len(spans))
-        starts = [s for s, _ in wspans]
-        for j, (a, b) in enumerate(spans):
-            for i in range(int(np.searchsorted(starts, a)), int(np.searchsorted(starts, b))):
-                k = own[i]
-                pos = inputs[k][1][i - wins[k][0]]
-                sums[j] += outs[k][pos].sum(axis=0)
-                counts[j] += len(pos)
+        def layer(ids):
+            return self.sess.run([self.name], {"input_ids": np.array([ids], np.int64),
+                                               "attention_mask": np.ones((1, len(ids)), np.int64)})[0][0]
+        sums, counts = span_piece_sums(text, spans, self.tok, layer, DIM, self.max_tokens)
         keep = counts > 0
         return sums[keep] / counts[keep][:, None], keep
 
