@@ -284,7 +284,7 @@ class NerOnnx:
         sums, _ = span_piece_sums(text, spans, self.tok, head, int(self.head["dim"]),
                                   self.max_tokens, self.max_pieces)
         norms = np.linalg.norm(sums, axis=1, keepdims=True)
-        return np.where(norms > 0, sums / np.where(norms > 0, norms, 1), sums).astype(np.float32)
+        return (sums / np.where(norms > 0, norms, 1)).astype(np.float32)
 
     def predict(self, texts):
         """texts -> list of [ {label,start,end,score,text} ]"""

@@ -9,7 +9,7 @@ use crate::text::chars::trim;
 const MAX_WRAP_WIDTH: usize = 100;
 /// Shorter lines are never taken for wrapped ones (headlines, list items).
 const MIN_FULL_LINE: usize = 40;
-/// A wrapped text has at least this many full lines...
+/// A wrapped text has at least this many full lines.
 const MIN_FULL_LINES: usize = 3;
 
 /// Byte offsets, ascending, of the `\n`s that only wrap a paragraph.
@@ -25,7 +25,11 @@ pub(super) fn soft_line_breaks(text: &str) -> Vec<usize> {
     let mut lines: Vec<(Option<usize>, usize)> = Vec::new();
     let mut start = 0;
     for (at, _) in text.match_indices('\n').chain([(text.len(), "")]) {
-        let width = text[trim(text, start..at)].chars().count();
+        // Counting stops past the limit: a long line settles it.
+        let width = text[trim(text, start..at)]
+            .chars()
+            .take(MAX_WRAP_WIDTH + 1)
+            .count();
         if width > MAX_WRAP_WIDTH {
             return Vec::new();
         }
