@@ -8,6 +8,7 @@ CLIENT := target/release/khulasa
 PYTHON := .venv/bin/python
 ANERCORP ?= ../shared/data/anercorp/train.txt
 ANT ?= ../shared/data/ant_articles.jsonl
+EASC ?= ../shared/data/easc/easc_dev.jsonl
 # numpy, onnxruntime, tokenizers and grpcio: the NER and served-quality checks.
 NER_VENV := .venv-ner-eval
 
@@ -74,7 +75,7 @@ have_data = { [ -f "$(1)" ] || { if [ "$$CI" = true ]; then \
 	echo "error: $(1) not found (CI=true): $(2) cannot run" >&2; exit 1; fi; \
 	echo "$(2): $(1) not found: check not run" >&2; false; }; }
 
-# The data checks need ANERcorp and ANT (../shared/data beside the repo, as in
+# The data checks need ANERcorp, ANT and EASC (../shared/data beside the repo, as in
 # CI). check_served starts the release server the tests built and checks NER
 # dev F1 and summary ROUGE through it against the manifests' figures (it treats
 # a missing data file the same way).
@@ -84,7 +85,7 @@ test: require-cargo models $(NER_VENV)/stamp $(API_VENV)/stamp $(BROWSER_NODE)/.
 	@if $(call have_data,$(ANERCORP),check_ner); then $(PYTHON) models/tools/check_ner.py $(ANERCORP); fi
 	$(PYTHON) models/tools/golden.py --check
 	$(CARGO) test --release --workspace --all-targets
-	$(NER_VENV)/bin/python models/tools/check_served.py --server $(SERVER) --anercorp $(ANERCORP) --ant $(ANT)
+	$(NER_VENV)/bin/python models/tools/check_served.py --server $(SERVER) --anercorp $(ANERCORP) --ant $(ANT) --easc $(EASC)
 
 # Golden outputs for tests/golden.rs (tests/data/golden/*.json) from the Python
 # reference pipelines and the model files; re-run after a model changes

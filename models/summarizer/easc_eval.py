@@ -11,7 +11,8 @@ the mean over the five references, the quantity scored here (the best a single
 answer can aim at; picking against the five references concatenated instead,
 as this script did before, found 50.09 R-1 where this finds 58.8);
 "oracle per reference" picks a summary for each reference and scores it
-against that reference only (an upper bound no single answer reaches). With `--sumy` (needs sumy==0.11.0), LexRank and TextRank too.
+against that reference only (an upper bound no single answer reaches). With `--sumy` (needs sumy==0.11.0), LexRank and TextRank too, over the
+service's sentences (evaluate.py's sumy_pick, no NLTK data needed).
 
     python models/summarizer/easc_eval.py --endpoint 127.0.0.1:50051 \
         [--easc ../shared/data/easc/easc_dev.jsonl] [--json out.json]
@@ -46,30 +47,20 @@ def score(picks, sents, refs):
             np.mean([rouge_l(cand, r) for r in refs]))
 
 
-def sumy_picks(texts, k, method):
-    from sumy.nlp.tokenizers import Tokenizer
-    from sumy.parsers.plaintext import PlaintextParser
-    from sumy.summarizers.lex_rank import LexRankSummarizer
-    from sumy.summarizers.text_rank import TextRankSummarizer
-    doc = PlaintextParser.from_string("\n".join(t.replace("\n", " ") for t in texts),
-                                      Tokenizer("english")).document
-    summ = (LexRankSummarizer if method == "lexrank" else TextRankSummarizer)()
-    chosen = {str(s) for s in summ(doc, k)}
-    return [i for i, t in enumerate(texts) if t.replace("\n", " ") in chosen][:k]
+def load(path):
+    return [json.loads(l) for l in Path(path).read_text(encoding="utf-8").splitlines() if l.strip()]
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--endpoint", required=True)
-    ap.add_argument("--easc", default=str(REPO.parent / "shared/data/easc/easc_dev.jsonl"))
-    ap.add_argument("--sumy", action="store_true")
-    ap.add_argument("--json")
-    a = ap.parse_args()
-    articles = [json.loads(l) for l in Path(a.easc).read_text(encoding="utf-8").splitlines() if l.strip()]
+def evaluate(endpoint, articles, oracles=True, sumy=False):
+    """{system: [R-1, R-2, R-L] x 100}: Lead-k and the service, plus the
+    oracles and sumy's LexRank and TextRank when asked."""
     pb, rpc = stubs()
-    got = served(a.endpoint, pb, rpc, articles)
-    systems = {"Lead-k": [], "service": [], "oracle": [], "oracle per reference": []}
-    if a.sumy:
+    got = served(endpoint, pb, rpc, articles)
+    systems = {"Lead-k": [], "service": []}
+    if oracles:
+        systems.update({"oracle": [], "oracle per reference": []})
+    if sumy:
+        from evaluate import sumy_pick
         systems.update({"LexRank (sumy)": [], "TextRank (sumy)": []})
     for art in articles:
         spans = got[(art["id"], "all")]
@@ -80,14 +71,26 @@ def main():
         index = {s: i for i, s in enumerate(spans)}
         systems["Lead-k"].append(score(range(k), sents, refs))
         systems["service"].append(score([index[s] for s in got[(art["id"], "sum")]], sents, refs))
-        systems["oracle"].append(score(greedy_oracle_multi(sents, refs, k), sents, refs))
-        per_ref = [score(greedy_oracle(sents, r, k), sents, [r]) for r in refs]
-        systems["oracle per reference"].append(tuple(np.mean(per_ref, axis=0)))
-        if a.sumy:
-            systems["LexRank (sumy)"].append(score(sumy_picks(texts, k, "lexrank"), sents, refs))
-            systems["TextRank (sumy)"].append(score(sumy_picks(texts, k, "textrank"), sents, refs))
-    table = {name: [round(100 * float(np.mean([s[j] for s in rows])), 2) for j in range(3)]
-             for name, rows in systems.items()}
+        if oracles:
+            systems["oracle"].append(score(greedy_oracle_multi(sents, refs, k), sents, refs))
+            per_ref = [score(greedy_oracle(sents, r, k), sents, [r]) for r in refs]
+            systems["oracle per reference"].append(tuple(np.mean(per_ref, axis=0)))
+        if sumy:
+            systems["LexRank (sumy)"].append(score(sumy_pick("lexrank", texts, k), sents, refs))
+            systems["TextRank (sumy)"].append(score(sumy_pick("textrank", texts, k), sents, refs))
+    return {name: [round(100 * float(np.mean([s[j] for s in rows])), 2) for j in range(3)]
+            for name, rows in systems.items()}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--endpoint", required=True)
+    ap.add_argument("--easc", default=str(REPO.parent / "shared/data/easc/easc_dev.jsonl"))
+    ap.add_argument("--sumy", action="store_true")
+    ap.add_argument("--json")
+    a = ap.parse_args()
+    articles = load(a.easc)
+    table = evaluate(a.endpoint, articles, oracles=True, sumy=a.sumy)
     print(f"EASC dev, {len(articles)} articles, ratio {RATIO}, mean over 5 references\n")
     print("| system | R-1 | R-2 | R-L |\n| --- | ---: | ---: | ---: |")
     for name, (r1, r2, rl) in table.items():

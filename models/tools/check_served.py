@@ -13,13 +13,18 @@ waits until it has loaded them, and checks
     summaries of a fixed ANT dev slice (the first ROUGE_ARTICLES articles of
     the seeded dev split, models/summarizer/common.split_order, that have
     text) equal models/summarizer-ext/manifest.json's `served_check` figures
-    within ROUGE_TOLERANCE.
+    within ROUGE_TOLERANCE;
+  * summary on human extractive summaries: ROUGE-1/2/L F1 x 100 of the
+    server's ratio-0.3 summaries of EASC dev (models/summarizer/easc_eval.py,
+    mean over the five references) equal `served_check.easc` within
+    ROUGE_TOLERANCE.
 
 Then stops the server (SIGTERM). A data file that is missing fails the check
 under CI=true and is reported and left out otherwise.
 
     python models/tools/check_served.py --server target/release/khulasa-server \\
-        --anercorp ../shared/data/anercorp/train.txt --ant ../shared/data/ant_articles.jsonl
+        --anercorp ../shared/data/anercorp/train.txt --ant ../shared/data/ant_articles.jsonl \
+        --easc ../shared/data/easc/easc_dev.jsonl
     # --record: print the summary figures as the manifest's `served_check` entry
 """
 from __future__ import annotations
@@ -164,6 +169,38 @@ def rouge_figures(endpoint, ant: Path):
     return len(dev), out
 
 
+def easc_figures(endpoint, easc: Path):
+    sys.path.insert(0, str(REPO / "models" / "summarizer"))
+    import easc_eval  # noqa: E402
+    articles = easc_eval.load(easc)
+    table = easc_eval.evaluate(endpoint, articles, oracles=False)
+    return len(articles), {name: dict(zip(("R1", "R2", "RL"), table[name]))
+                           for name in ("service", "Lead-k")}
+
+
+def check_easc(endpoint, easc: Path, record: bool):
+    n, got = easc_figures(endpoint, easc)
+    if record:
+        print(json.dumps({"easc": {
+            "articles": n,
+            "how": "the server's own ratio-0.3 summaries of EASC dev (mode ratio), ROUGE F1 x 100 "
+                   "mean over the five references (models/summarizer/easc_eval.py), by "
+                   "models/tools/check_served.py --record; `make test` checks the service's "
+                   f"within {ROUGE_TOLERANCE}",
+            **got}}, indent=2, ensure_ascii=False))
+        return []
+    want = json.loads(SCORER_MANIFEST.read_text(encoding="utf-8"))["served_check"]["easc"]
+    print(f"summary through the server: {n} EASC dev articles, "
+          + ", ".join(f"{m} {v} (manifest {want['service'][m]}; Lead {got['Lead-k'][m]})"
+                      for m, v in got["service"].items()), file=sys.stderr)
+    problems = [f"EASC summary {m} through the server {v} is not the manifest's "
+                f"{want['service'][m]} (+-{ROUGE_TOLERANCE})"
+                for m, v in got["service"].items() if abs(v - want["service"][m]) > ROUGE_TOLERANCE]
+    if want["articles"] != n:
+        problems.append(f"{n} EASC articles, the manifest's figures cover {want['articles']}")
+    return problems
+
+
 def check_rouge(endpoint, ant: Path, record: bool):
     n, got = rouge_figures(endpoint, ant)
     if record:
@@ -199,12 +236,14 @@ def main():
     ap.add_argument("--models", type=Path, default=REPO / "models")
     ap.add_argument("--anercorp", type=Path, required=True)
     ap.add_argument("--ant", type=Path, required=True)
+    ap.add_argument("--easc", type=Path, required=True)
     ap.add_argument("--record", action="store_true",
                     help="print the summary figures for the manifest instead of checking")
     a = ap.parse_args()
     skip_ner = a.record or missing(a.anercorp, "NER dev F1 through the server")
     skip_rouge = missing(a.ant, "summary ROUGE through the server")
-    if skip_ner and skip_rouge:
+    skip_easc = missing(a.easc, "EASC summary ROUGE through the server")
+    if skip_ner and skip_rouge and skip_easc:
         return
     import grpc
     sys.path.insert(0, str(REPO / "models" / "summarizer"))
@@ -221,6 +260,8 @@ def main():
             problems += check_ner(server.addr, a.anercorp)
         if not skip_rouge:
             problems += check_rouge(server.addr, a.ant, a.record)
+        if not skip_easc:
+            problems += check_easc(server.addr, a.easc, a.record)
     finally:
         server.stop()
     if problems:
