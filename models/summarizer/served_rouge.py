@@ -10,7 +10,10 @@ change summaries much, e.g. the int8 e5 against the fp32 one
 
 Needs numpy, grpcio and grpcio-tools (e.g. `.venv-soak` after `make soak`'s
 venv step, plus numpy). Prints a Markdown table and, for two endpoints, how
-often their picks agree.
+often their picks agree. With `--baselines`, also Lead-k, the greedy oracle
+(R-1 + R-2, forced to k) and, with sumy==0.11.0 installed, LexRank and
+TextRank, all over the first endpoint's own sentences (a ratio-1.0 request
+returns all of them), so every row picks from the same sentences.
 """
 import argparse
 import sys
@@ -18,6 +21,7 @@ import sys
 import grpc
 
 from common import analyze_all, load_articles, rouge_all, split_order, stubs, tokens
+from evaluate import oracle_forced, sumy_pick
 
 KS = (1, 3)
 
@@ -35,10 +39,49 @@ def picks(endpoint, pb, rpc, dev):
     return out, models
 
 
+def sentences(endpoint, pb, rpc, dev):
+    """{article index: [sentence text]}: the service's own sentences."""
+    reqs = [pb.AnalyzeRequest(id=str(i), text=art["text"], language="ar",
+                              summary=pb.SummaryOptions(ratio=1.0, mode=1), tasks=[pb.TASK_SUMMARY])
+            for i, art in dev]
+    text = {i: art["text"] for i, art in dev}
+    return {int(rid): [text[int(rid)][s.start:s.end] for s in resp.summary.sentences]
+            for rid, resp in analyze_all(endpoint, rpc, reqs).items()}
+
+
+def baseline_rows(endpoint, pb, rpc, dev):
+    """{system: [cell per k]} for Lead-k, LexRank, TextRank and the oracle."""
+    sents = sentences(endpoint, pb, rpc, dev)
+    systems = {"Lead-k": lambda st, tt, texts, k: list(range(min(k, len(st)))),
+               "oracle (greedy, forced to k)": lambda st, tt, texts, k: oracle_forced(st, tt, k)}
+    try:
+        import sumy  # noqa: F401
+        systems["LexRank (sumy)"] = lambda st, tt, texts, k: sumy_pick("lexrank", texts, k)
+        systems["TextRank (sumy)"] = lambda st, tt, texts, k: sumy_pick("textrank", texts, k)
+    except ImportError:
+        print("(sumy not installed: no LexRank and TextRank rows)", file=sys.stderr)
+    rows = {}
+    for name, pick in systems.items():
+        cells = []
+        for k in KS:
+            scores = []
+            for i, art in dev:
+                texts = sents[i]
+                st, tt = [tokens(t) for t in texts], tokens(art["title"])
+                cand = [t for j in sorted(pick(st, tt, texts, k)) for t in st[j]]
+                scores.append(rouge_all(cand, tt))
+            cells.append(" / ".join(f"{100 * sum(s[j] for s in scores) / len(scores):.2f}"
+                                    for j in range(3)))
+        rows[name] = cells
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--endpoint", action="append", required=True)
     ap.add_argument("--limit", type=int, default=None, help="first N dev articles only")
+    ap.add_argument("--baselines", action="store_true",
+                    help="add Lead-k, LexRank, TextRank and the oracle over the service's sentences")
     args = ap.parse_args()
     pb, rpc = stubs()
     arts = load_articles()
@@ -58,6 +101,9 @@ def main():
             mean = [100 * sum(s[j] for s in scores) / len(scores) for j in range(3)]
             cells.append(" / ".join(f"{m:.2f}" for m in mean))
         print(f"| {endpoint} | {models} | {cells[0]} | {cells[1]} |")
+    if args.baselines:
+        for name, cells in baseline_rows(args.endpoint[0], pb, rpc, dev).items():
+            print(f"| {name} | (sentences of {args.endpoint[0]}) | {cells[0]} | {cells[1]} |")
     if len(results) == 2:
         for k in KS:
             same = sum(results[0][(i, k)][1] == results[1][(i, k)][1] for i, _ in dev)
