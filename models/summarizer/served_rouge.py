@@ -21,7 +21,6 @@ import sys
 import grpc
 
 from common import analyze_all, load_articles, rouge_all, split_order, stubs, tokens
-from evaluate import oracle_forced, sumy_pick
 
 KS = (1, 3)
 
@@ -51,6 +50,9 @@ def sentences(endpoint, pb, rpc, dev):
 
 def baseline_rows(endpoint, pb, rpc, dev):
     """{system: [cell per k]} for Lead-k, LexRank, TextRank and the oracle."""
+    # Imported here: check_served.py imports this module with models/ner,
+    # which has an evaluate.py of its own, earlier on the path.
+    from evaluate import oracle_forced, sumy_pick
     sents = sentences(endpoint, pb, rpc, dev)
     systems = {"Lead-k": lambda st, tt, texts, k: list(range(min(k, len(st)))),
                "oracle (greedy, forced to k)": lambda st, tt, texts, k: oracle_forced(st, tt, k)}
