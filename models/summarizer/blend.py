@@ -47,7 +47,8 @@ from onnx import TensorProto, helper
 
 import linear
 import segment
-from common import FEATURES, REPO, features, load_articles, rouge_l, rouge_n, split_order, tokens
+from common import (FEATURES, REPO, features, load_articles, read_easc, rouge_l, rouge_n, split_order,
+                    tokens)
 from easc_study import shares
 from evaluate import min_max, mmr
 
@@ -325,12 +326,9 @@ def main():
     arts = load_articles()
     dev_idx, train_idx = split_order(len(arts))
     train_idx = [i for i in train_idx if arts[i]["text"].strip()][:ANT_TRAIN]
-    easc_arts = [json.loads(l) for l in Path(a.easc).read_text(encoding="utf-8").splitlines()
-                 if l.strip()]
+    easc_arts = read_easc(a.easc)
     vecs = vectors(Path(a.cache), easc_arts, [(i, arts[i]) for i in dev_idx + train_idx])
-    easc_cache = Path(a.cache).with_suffix(".easc.npz")
-    np.savez(easc_cache, **{x["id"]: vecs[x["id"]] for x in easc_arts})
-    easc = linear.load(a.easc, str(easc_cache))
+    easc = linear.docs_of(easc_arts, vecs)
     ant_dev, ant_train = ant_docs(arts, dev_idx, vecs), ant_docs(arts, train_idx, vecs)
     tf = Transformer(a.transformer)
     for d in easc:

@@ -208,6 +208,12 @@ def analyze_all(endpoint, rpc, requests):
     return out
 
 
+def read_easc(path):
+    """EASC articles (dicts with id, article, summaries A..E), in file order."""
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+
+
 def read_jsonl(path):
     out = {}
     if Path(path).exists():

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from common import REPO, analyze_all, greedy_oracle, greedy_oracle_multi, rouge_l, rouge_n, stubs, tokens
+from common import (REPO, analyze_all, greedy_oracle, greedy_oracle_multi, read_easc, rouge_l, rouge_n,
+                    stubs, tokens)
 
 RATIO = 0.3
 
@@ -45,10 +46,6 @@ def score(picks, sents, refs):
     return (np.mean([rouge_n(cand, r, 1) for r in refs]),
             np.mean([rouge_n(cand, r, 2) for r in refs]),
             np.mean([rouge_l(cand, r) for r in refs]))
-
-
-def load(path):
-    return [json.loads(l) for l in Path(path).read_text(encoding="utf-8").splitlines() if l.strip()]
 
 
 def evaluate(endpoint, articles, oracles=True, sumy=False):
@@ -89,7 +86,7 @@ def main():
     ap.add_argument("--sumy", action="store_true")
     ap.add_argument("--json")
     a = ap.parse_args()
-    articles = load(a.easc)
+    articles = read_easc(a.easc)
     table = evaluate(a.endpoint, articles, oracles=True, sumy=a.sumy)
     print(f"EASC dev, {len(articles)} articles, ratio {RATIO}, mean over 5 references\n")
     print("| system | R-1 | R-2 | R-L |\n| --- | ---: | ---: | ---: |")

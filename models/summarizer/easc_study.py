@@ -44,7 +44,9 @@ def main():
     docs = linear.load(a.easc, a.cache)
     mdir = REPO / "models/summarizer-ext"
     shipped_features = json.loads((mdir / "manifest.json").read_text(encoding="utf-8"))["features"]
-    scorer = ort.InferenceSession(str(mdir / "model.onnx"), providers=["CPUExecutionProvider"])
+    # The ANT-headline transformer: since 1 Dec 2026 model.onnx is it plus
+    # blend.py's EASC-learned blend, which this study came before.
+    scorer = ort.InferenceSession(str(mdir / "transformer.onnx"), providers=["CPUExecutionProvider"])
     for d in docs:
         d["share"] = shares(d)
         d["study"] = features(d["sents"], d["emb"], STUDY)

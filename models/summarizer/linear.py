@@ -34,7 +34,7 @@ import onnxruntime as ort
 from onnx import TensorProto, helper
 
 import segment
-from common import REPO, features, rouge_l, rouge_n, tokens
+from common import REPO, features, read_easc, rouge_l, rouge_n, tokens
 from embed import Encoder
 from evaluate import min_max, mmr
 
@@ -46,7 +46,8 @@ FOLD_SEED = 7
 
 
 def load(easc, cache):
-    arts = [json.loads(l) for l in Path(easc).read_text(encoding="utf-8").splitlines() if l.strip()]
+    """EASC docs with e5 embeddings (computed once into `cache`)."""
+    arts = read_easc(easc)
     if cache and Path(cache).exists():
         embs = dict(np.load(cache))
     else:
@@ -58,6 +59,12 @@ def load(easc, cache):
         if cache:
             Path(cache).parent.mkdir(parents=True, exist_ok=True)
             np.savez(cache, **embs)
+    return docs_of(arts, embs)
+
+
+def docs_of(arts, embs):
+    """Per EASC article: sentences (segment.py), their vectors from `embs`
+    (by article id), tokens, the five references, features and k."""
     docs = []
     for a in arts:
         sents = [a["article"][s:e] for s, e in segment.sentences(a["article"])]

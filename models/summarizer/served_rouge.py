@@ -38,6 +38,11 @@ def picks(endpoint, pb, rpc, dev):
     return out, models
 
 
+def cell(scores):
+    """ "R-1 / R-2 / R-L" x 100, the means of rouge_all triples."""
+    return " / ".join(f"{100 * sum(s[j] for s in scores) / len(scores):.2f}" for j in range(3))
+
+
 def sentences(endpoint, pb, rpc, dev):
     """{article index: [sentence text]}: the service's own sentences."""
     reqs = [pb.AnalyzeRequest(id=str(i), text=art["text"], language="ar",
@@ -53,7 +58,8 @@ def baseline_rows(endpoint, pb, rpc, dev):
     # Imported here: check_served.py imports this module with models/ner,
     # which has an evaluate.py of its own, earlier on the path.
     from evaluate import oracle_forced, sumy_pick
-    sents = sentences(endpoint, pb, rpc, dev)
+    texts = sentences(endpoint, pb, rpc, dev)
+    toks = {i: ([tokens(t) for t in texts[i]], tokens(art["title"])) for i, art in dev}
     systems = {"Lead-k": lambda st, tt, texts, k: list(range(min(k, len(st)))),
                "oracle (greedy, forced to k)": lambda st, tt, texts, k: oracle_forced(st, tt, k)}
     try:
@@ -67,13 +73,11 @@ def baseline_rows(endpoint, pb, rpc, dev):
         cells = []
         for k in KS:
             scores = []
-            for i, art in dev:
-                texts = sents[i]
-                st, tt = [tokens(t) for t in texts], tokens(art["title"])
-                cand = [t for j in sorted(pick(st, tt, texts, k)) for t in st[j]]
+            for i, _ in dev:
+                st, tt = toks[i]
+                cand = [t for j in sorted(pick(st, tt, texts[i], k)) for t in st[j]]
                 scores.append(rouge_all(cand, tt))
-            cells.append(" / ".join(f"{100 * sum(s[j] for s in scores) / len(scores):.2f}"
-                                    for j in range(3)))
+            cells.append(cell(scores))
         rows[name] = cells
     return rows
 
@@ -99,9 +103,8 @@ def main():
         results.append(got)
         cells = []
         for k in KS:
-            scores = [rouge_all(tokens(got[(i, k)][0]), tokens(art["title"])) for i, art in dev]
-            mean = [100 * sum(s[j] for s in scores) / len(scores) for j in range(3)]
-            cells.append(" / ".join(f"{m:.2f}" for m in mean))
+            cells.append(cell([rouge_all(tokens(got[(i, k)][0]), tokens(art["title"]))
+                               for i, art in dev]))
         print(f"| {endpoint} | {models} | {cells[0]} | {cells[1]} |")
     if args.baselines:
         for name, cells in baseline_rows(args.endpoint[0], pb, rpc, dev).items():

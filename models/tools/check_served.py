@@ -23,7 +23,7 @@ Then stops the server (SIGTERM). A data file that is missing fails the check
 under CI=true and is reported and left out otherwise.
 
     python models/tools/check_served.py --server target/release/khulasa-server \\
-        --anercorp ../shared/data/anercorp/train.txt --ant ../shared/data/ant_articles.jsonl \
+        --anercorp ../shared/data/anercorp/train.txt --ant ../shared/data/ant_articles.jsonl \\
         --easc ../shared/data/easc/easc_dev.jsonl
     # --record: print the summary figures as the manifest's `served_check` entry
 """
@@ -172,7 +172,8 @@ def rouge_figures(endpoint, ant: Path):
 def easc_figures(endpoint, easc: Path):
     sys.path.insert(0, str(REPO / "models" / "summarizer"))
     import easc_eval  # noqa: E402
-    articles = easc_eval.load(easc)
+    from common import read_easc  # noqa: E402
+    articles = read_easc(easc)
     table = easc_eval.evaluate(endpoint, articles, oracles=False)
     return len(articles), {name: dict(zip(("R1", "R2", "RL"), table[name]))
                            for name in ("service", "Lead-k")}
