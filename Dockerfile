@@ -39,10 +39,13 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     cargo build --release --locked --workspace --bins \
  && install -D -m 0755 -t /out/bin target/release/khulasa-server target/release/khulasa
 
-# Only what the server loads: no .cache, recipes, training code or the venv.
+# Only what the server loads: no .cache, recipes, training code or the venv,
+# and not summarizer-ext/transformer.onnx (the blend's training input; the
+# served model.onnx already holds its graph).
 RUN install -D -m 0644 -t /out/models/runtime models/runtime/libonnxruntime.so.1.31.1 \
       models/runtime/LICENSE models/runtime/ThirdPartyNotices.txt \
  && cp -r models/e5-small models/ner-ar models/summarizer-ext /out/models/ \
+ && rm /out/models/summarizer-ext/transformer.onnx \
  && chmod -R a+rX,go-w /out
 
 # ---- runtime -------------------------------------------------------------------

@@ -47,9 +47,8 @@ from onnx import TensorProto, helper
 
 import linear
 import segment
-from common import (FEATURES, REPO, features, load_articles, read_easc, rouge_l, rouge_n, split_order,
-                    tokens)
-from easc_study import shares
+from common import (FEATURES, REPO, features, load_articles, read_easc, rouge_l, rouge_n, shares,
+                    split_order, tokens)
 from evaluate import min_max, mmr
 
 sys.path.insert(0, str(REPO / "models" / "ner"))

@@ -208,10 +208,38 @@ def analyze_all(endpoint, rpc, requests):
     return out
 
 
+def summary_spans(endpoint, pb, rpc, items):
+    """{request id: [(start, end) code-point spans of the summary]} for
+    `items`, (id, text, pb.SummaryOptions) triples, sent over one stream."""
+    reqs = [pb.AnalyzeRequest(id=rid, text=text, language="ar", summary=opts, tasks=[pb.TASK_SUMMARY])
+            for rid, text, opts in items]
+    return {rid: [(s.start, s.end) for s in resp.summary.sentences]
+            for rid, resp in analyze_all(endpoint, rpc, reqs).items()}
+
+
+def every_sentence(pb):
+    """Summary options under which the service returns all of its sentences
+    (ratio 1.0): how the evaluations get the service's own segmentation."""
+    return pb.SummaryOptions(ratio=1.0, mode=1)
+
+
 def read_easc(path):
     """EASC articles (dicts with id, article, summaries A..E), in file order."""
     return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines()
             if line.strip()]
+
+
+def shares(doc):
+    """Per sentence of an EASC doc (`toks`, `refs`: token lists), the
+    fraction of the five references that chose it. A reference "chose" a
+    sentence when at least half of the sentence's token bigrams occur in it:
+    the references are normalized, re-joined and sometimes cut, so exact
+    containment misses most choices."""
+    def chosen(toks, ref_bigrams):
+        bigrams = list(zip(toks, toks[1:]))
+        return bool(bigrams) and np.mean([b in ref_bigrams for b in bigrams]) >= 0.5
+    refs = [set(zip(r, r[1:])) for r in doc["refs"]]
+    return np.array([np.mean([chosen(t, r) for r in refs]) for t in doc["toks"]])
 
 
 def read_jsonl(path):

@@ -26,19 +26,17 @@ from pathlib import Path
 
 import numpy as np
 
-from common import (REPO, analyze_all, greedy_oracle, greedy_oracle_multi, read_easc, rouge_l, rouge_n,
-                    stubs, tokens)
+from common import (REPO, every_sentence, greedy_oracle, greedy_oracle_multi, read_easc, rouge_l, rouge_n,
+                    stubs, summary_spans, tokens)
 
 RATIO = 0.3
 
 
 def served(endpoint, pb, rpc, articles):
     """{(id, "all"|"sum"): [(start, end) code-point spans]} from the service."""
-    reqs = [pb.AnalyzeRequest(id=f"{a['id']}|{kind}", text=a["article"], language="ar",
-                              summary=pb.SummaryOptions(ratio=ratio, mode=1), tasks=[pb.TASK_SUMMARY])
-            for a in articles for kind, ratio in (("all", 1.0), ("sum", RATIO))]
-    return {tuple(rid.split("|")): [(s.start, s.end) for s in resp.summary.sentences]
-            for rid, resp in analyze_all(endpoint, rpc, reqs).items()}
+    items = [(f"{a['id']}|{kind}", a["article"], opts) for a in articles
+             for kind, opts in (("all", every_sentence(pb)), ("sum", pb.SummaryOptions(ratio=RATIO, mode=1)))]
+    return {tuple(rid.split("|")): spans for rid, spans in summary_spans(endpoint, pb, rpc, items).items()}
 
 
 def score(picks, sents, refs):

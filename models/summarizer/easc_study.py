@@ -7,10 +7,7 @@ EASC dev half says about the +1.5 target".
     python models/summarizer/easc_study.py [--easc ../shared/data/easc/easc_dev.jsonl] \\
         [--cache /tmp/summ/easc.npz]
 
-Labels: a reference "chose" a sentence when at least half of the sentence's
-token bigrams occur in it (the references are normalized, re-joined and
-sometimes cut, so exact containment misses most choices); a sentence's share
-is the fraction of the five references that chose it.
+Labels: the annotators' shares of each sentence (common.shares).
 """
 import argparse
 import json
@@ -20,20 +17,12 @@ import numpy as np
 import onnxruntime as ort
 
 import linear
-from common import REPO, features
+from common import REPO, features, shares
 from linear import topk
 from evaluate import min_max, mmr
 
 STUDY = ["rel_pos", "inv_sqrt_pos", "is_first", "log_words", "short", "log_n", "centroid_cos",
          "first_cos", "mean_cos", "quote", "digit"]
-
-
-def shares(doc):
-    def chosen(toks, ref_bigrams):
-        bigrams = list(zip(toks, toks[1:]))
-        return bool(bigrams) and np.mean([b in ref_bigrams for b in bigrams]) >= 0.5
-    refs = [set(zip(r, r[1:])) for r in doc["refs"]]
-    return np.array([np.mean([chosen(t, r) for r in refs]) for t in doc["toks"]])
 
 
 def main():

@@ -20,7 +20,8 @@ import sys
 
 import grpc
 
-from common import analyze_all, load_articles, rouge_all, split_order, stubs, tokens
+from common import (analyze_all, every_sentence, load_articles, rouge_all, split_order, stubs, summary_spans,
+                    tokens)
 
 KS = (1, 3)
 
@@ -45,12 +46,9 @@ def cell(scores):
 
 def sentences(endpoint, pb, rpc, dev):
     """{article index: [sentence text]}: the service's own sentences."""
-    reqs = [pb.AnalyzeRequest(id=str(i), text=art["text"], language="ar",
-                              summary=pb.SummaryOptions(ratio=1.0, mode=1), tasks=[pb.TASK_SUMMARY])
-            for i, art in dev]
-    text = {i: art["text"] for i, art in dev}
-    return {int(rid): [text[int(rid)][s.start:s.end] for s in resp.summary.sentences]
-            for rid, resp in analyze_all(endpoint, rpc, reqs).items()}
+    text = {str(i): art["text"] for i, art in dev}
+    spans = summary_spans(endpoint, pb, rpc, [(i, t, every_sentence(pb)) for i, t in text.items()])
+    return {int(i): [text[i][s:e] for s, e in sp] for i, sp in spans.items()}
 
 
 def baseline_rows(endpoint, pb, rpc, dev):
