@@ -13,6 +13,10 @@ usage: train.py ANERCORP_TRAIN E5_BIN VOCAB_DIR OUT_DIR [--epochs N] ...
 split_dev_docs) and also reports DEV F1 on entities unseen in TRAIN.
 --extra adds another CoNLL file to the training data (all of it; never to DEV),
 with an optional entity-type map, e.g. `aqmar/train.txt:MISC=O`.
+--crf trains a linear-chain CRF with the encoder (loss: the CRF's negative
+log-likelihood instead of per-word cross-entropy); DEV is decoded with its
+transition scores, and OUT/transitions.json (the best epoch's) is what
+export.py writes into config.json.
 The run saves OUT_DIR/last.pt (weights, optimizer, position) every
 --save-every steps and after each epoch; `--resume` continues from it.
 """
@@ -35,7 +39,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from data import (LABEL2ID, LABELS, chunks, entity_surfaces, gold_entities, model_words, read_conll,  # noqa: E402
                   split)
 from evaluate import seen_unseen, summary  # noqa: E402
-from infer import (decode, make_windows, prf, text_words, window_inputs,  # noqa: E402
+from infer import (allowed_matrix, decode, make_windows, prf, text_words, window_inputs,  # noqa: E402
                    word_logits_many, word_pieces, PAD)
 from model import POOLINGS, E5Ner, load_pretrained  # noqa: E402
 
@@ -128,8 +132,57 @@ def word_hidden(h, first, last, meanm, pooling):
     return torch.bmm(meanm, h)
 
 
+class CRF(torch.nn.Module):
+    """A linear-chain CRF over word labels: learned transition and start
+    scores, trained with the encoder (negative log-likelihood of the gold
+    path). IOB2-invalid moves are masked, as in infer.viterbi, so training
+    and decoding agree; exported as config.json's `transitions`."""
+
+    def __init__(self, labels=LABELS):
+        super().__init__()
+        n = len(labels)
+        allow, start = allowed_matrix(labels)
+        self.trans = torch.nn.Parameter(torch.zeros(n, n))
+        self.start = torch.nn.Parameter(torch.zeros(n))
+        self.register_buffer("trans_mask", torch.tensor(np.where(allow, 0.0, -1e4), dtype=torch.float32))
+        self.register_buffer("start_mask", torch.tensor(np.where(start, 0.0, -1e4), dtype=torch.float32))
+        # b_of[j] = the B- of I- label j (j itself otherwise), for repair()
+        self.register_buffer("b_of", torch.tensor(
+            [labels.index("B-" + lab[2:]) if lab.startswith("I-") else j for j, lab in enumerate(labels)]))
+
+    def repair(self, y, m):
+        """Gold labels as valid IOB2: an I-X not after B-X / I-X becomes B-X."""
+        allow = self.trans_mask == 0
+        out = y.clone()
+        out[:, 0] = torch.where(self.start_mask[y[:, 0]] == 0, y[:, 0], self.b_of[y[:, 0]])
+        for t in range(1, y.shape[1]):
+            ok = allow[out[:, t - 1], y[:, t]] | ~m[:, t]
+            out[:, t] = torch.where(ok, y[:, t], self.b_of[y[:, t]])
+        return out
+
+    def nll(self, em, lab):
+        """Mean over words of the sequences' negative log-likelihood; em
+        [B, W, L] emission scores, lab [B, W] gold ids with -100 padding
+        after each sequence's words."""
+        m = lab != -100
+        y = self.repair(lab.clamp(min=0), m)
+        T = self.trans + self.trans_mask
+        S = self.start + self.start_mask
+        e_gold = em.gather(2, y[..., None]).squeeze(2)
+        gold = S[y[:, 0]] + e_gold[:, 0] + ((e_gold[:, 1:] + T[y[:, :-1], y[:, 1:]]) * m[:, 1:]).sum(1)
+        alpha = S[None] + em[:, 0]
+        for t in range(1, em.shape[1]):
+            nxt = torch.logsumexp(alpha[:, :, None] + T[None], dim=1) + em[:, t]
+            alpha = torch.where(m[:, t, None], nxt, alpha)
+        return (torch.logsumexp(alpha, dim=1) - gold).sum() / m.sum()
+
+    def config(self):
+        """The learned scores for config.json (`transitions`, `start_transitions`)."""
+        return {"transitions": self.trans.detach().tolist(), "start_transitions": self.start.detach().tolist()}
+
+
 @torch.no_grad()
-def evaluate_dev(model, tok, dev, max_tokens, heads, batch=16, seen_surfaces=None):
+def evaluate_dev(model, tok, dev, max_tokens, heads, batch=16, seen_surfaces=None, crf=None):
     model.eval()
 
     def logits_fn(all_ids):
@@ -158,11 +211,12 @@ def evaluate_dev(model, tok, dev, max_tokens, heads, batch=16, seen_surfaces=Non
         spans_all.append(spans)
         norms.append(norm)
     wl = word_logits_many(tok, norms, logits_fn, heads, max_tokens)
-    res = {}
+    res, cfg = {}, crf.config() if crf else None
     for h, hd in enumerate(heads):
         preds = []
         for spans, per_head in zip(spans_all, wl):
-            preds.append({(typ, spans[i][0], spans[j - 1][1]) for typ, i, j, _ in decode(per_head[h])})
+            preds.append({(typ, spans[i][0], spans[j - 1][1])
+                          for typ, i, j, _ in decode(per_head[h], cfg)})
         res[hd] = prf(golds, preds)
         if seen_surfaces is not None:
             res[hd]["_seen_unseen"] = seen_unseen(seen_surfaces, texts, golds, preds)
@@ -235,6 +289,10 @@ def main():
                     help="each epoch, replace a training sentence by a mention-replaced copy with probability P")
     ap.add_argument("--mention-pool", action="append", default=[], metavar="PATH[:TYPE=NEW,...]",
                     help="CoNLL files whose mentions feed --augment-mentions (besides the training sentences)")
+    ap.add_argument("--crf", action="store_true",
+                    help="train a CRF (transitions) with the encoder on the loss heads' emissions; "
+                         "OUT/transitions.json is the best epoch's, for export.py")
+    ap.add_argument("--crf-lr", type=float, default=1e-2, help="learning rate of the CRF's transition scores")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -280,8 +338,12 @@ def main():
 
     model = E5Ner(len(rows), heads=heads)
     load_pretrained(model, a.e5_bin, rows)
+    crf = CRF() if a.crf else None
     if a.init:
-        model.load_state_dict(torch.load(a.init, map_location="cpu", weights_only=False)["state"])
+        init = torch.load(a.init, map_location="cpu", weights_only=False)
+        model.load_state_dict(init["state"])
+        if crf is not None and init.get("crf"):
+            crf.load_state_dict(init["crf"])
     loss_heads = a.loss_heads.split(",") if a.loss_heads else heads
     model.train()
     head_params = [p for n, p in model.named_parameters() if n.startswith("heads.")]
@@ -293,7 +355,7 @@ def main():
         {"params": decay, "lr": a.lr, "weight_decay": 0.01},
         {"params": nodecay, "lr": a.lr, "weight_decay": 0.0},
         {"params": head_params, "lr": a.head_lr, "weight_decay": 0.0},
-    ])
+    ] + ([{"params": list(crf.parameters()), "lr": a.crf_lr, "weight_decay": 0.0}] if crf else []))
     base_lrs = [g["lr"] for g in opt.param_groups]
     steps_per_epoch = math.ceil(len(ex) / a.batch)
     total = steps_per_epoch * a.epochs
@@ -313,6 +375,8 @@ def main():
     if a.resume and os.path.exists(last_path):
         ck = torch.load(last_path, map_location="cpu", weights_only=False)
         model.load_state_dict(ck["state"])
+        if crf is not None:
+            crf.load_state_dict(ck["crf"])
         opt.load_state_dict(ck["opt"])
         torch.set_rng_state(ck["torch_rng"])
         step, history, best, t_train = ck["step"], ck["history"], ck["best"], ck["t_train"]
@@ -320,7 +384,8 @@ def main():
         print(f"resumed from {last_path}: epoch {next_ep} batch {next_bi} (step {step})", flush=True)
 
     def save_last(ep_next, bi_next, tl, n, t_tr):
-        torch.save({"state": model.state_dict(), "opt": opt.state_dict(), "torch_rng": torch.get_rng_state(),
+        torch.save({"state": model.state_dict(), "crf": crf.state_dict() if crf else None,
+                    "opt": opt.state_dict(), "torch_rng": torch.get_rng_state(),
                     "step": step, "history": history, "best": best, "t_train": t_tr,
                     "next_epoch": ep_next, "next_bi": bi_next, "tot_loss": tl, "nb": n, "args": vars(a)},
                    last_path + ".tmp")
@@ -343,7 +408,10 @@ def main():
             loss = 0.0
             for hd in loss_heads:
                 lg = model.heads[hd](word_hidden(h, first, last, meanm, hd))
-                loss = loss + F.cross_entropy(lg.reshape(-1, lg.shape[-1]), lab.reshape(-1), ignore_index=-100)
+                if crf is not None:
+                    loss = loss + crf.nll(lg, lab)
+                else:
+                    loss = loss + F.cross_entropy(lg.reshape(-1, lg.shape[-1]), lab.reshape(-1), ignore_index=-100)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -365,7 +433,7 @@ def main():
         ep_time = time.time() - t0
         t_train += ep_time
         t1 = time.time()
-        res = evaluate_dev(model, tok, dev, a.max_tokens, heads, seen_surfaces=seen)
+        res = evaluate_dev(model, tok, dev, a.max_tokens, heads, seen_surfaces=seen, crf=crf)
         ev_time = time.time() - t1
         f1s = {hd: res[hd]["micro"]["f1"] for hd in heads}
         history.append({"epoch": ep, "loss": tot_loss / nb, "train_s": round(ep_time, 1),
@@ -376,8 +444,10 @@ def main():
         score = max(f1s.values())
         if score > best:
             best = score
-            torch.save({"state": model.state_dict(), "epoch": ep, "dev": res, "heads": heads,
-                        "vocab": len(rows)}, os.path.join(a.out, "best.pt"))
+            torch.save({"state": model.state_dict(), "crf": crf.state_dict() if crf else None, "epoch": ep,
+                        "dev": res, "heads": heads, "vocab": len(rows)}, os.path.join(a.out, "best.pt"))
+            if crf is not None:
+                json.dump(crf.config(), open(os.path.join(a.out, "transitions.json"), "w"))
             print(f"   saved best (epoch {ep}, {score})", flush=True)
         json.dump({"args": vars(a), "history": history, "train_seconds": round(t_train, 1),
                    "wall_seconds": round(time.time() - t_start, 1), "best_f1": best,
