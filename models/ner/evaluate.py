@@ -86,6 +86,23 @@ def seen_unseen(seen_surfaces, texts, golds, preds, labels=LABS):
     return out
 
 
+def unseen_misses(seen_surfaces, texts, golds, preds, label="PER"):
+    """The unseen gold `label` entities a model did not get exactly, and why:
+    "boundary" (a prediction of that label overlaps the gold span), "label"
+    (only other labels overlap it) or "missed" (nothing does). Returns
+    [(why, text index, gold (label, start, end), overlapping predictions)]
+    in text order; the audit behind the README's PER-unseen analysis."""
+    out = []
+    for n, (t, g, p) in enumerate(zip(texts, golds, preds)):
+        for x in sorted(g, key=lambda x: x[1]):
+            if x[0] != label or x in p or surface(t, x[1], x[2]) in seen_surfaces:
+                continue
+            over = sorted((y for y in p if y[1] < x[2] and x[1] < y[2]), key=lambda y: y[1])
+            why = "missed" if not over else "boundary" if any(y[0] == label for y in over) else "label"
+            out.append((why, n, x, over))
+    return out
+
+
 def summary(res, su=None):
     """One-line figures: per-label F1, micro, unseen F1, PER unseen recall."""
     s = " ".join(f"{k} {res[k]['f1']:.2f}" for k in LABS) + f" micro {res['micro']['f1']:.2f}"
@@ -109,6 +126,13 @@ def join_docs(texts, golds, n):
 
 
 def eval_onnx(model_dir, texts, golds, model_file="model.onnx", seen_surfaces=None, batch=1):
+    res, _ = eval_onnx_preds(model_dir, texts, golds, model_file, seen_surfaces, batch)
+    return res
+
+
+def eval_onnx_preds(model_dir, texts, golds, model_file="model.onnx", seen_surfaces=None, batch=1):
+    """eval_onnx's scores and the predictions they came from (per text, a set
+    of (label, start, end))."""
     ner = NerOnnx(model_dir, model_file=model_file, batch=batch)
     t0 = time.time()
     preds = [{(e["label"], e["start"], e["end"]) for e in ents} for ents in ner.predict(texts)]
@@ -116,7 +140,7 @@ def eval_onnx(model_dir, texts, golds, model_file="model.onnx", seen_surfaces=No
     res["_seconds"] = round(time.time() - t0, 1)
     if seen_surfaces is not None:
         res["_seen_unseen"] = seen_unseen(seen_surfaces, texts, golds, preds)
-    return res
+    return res, preds
 
 
 def _stubs(proto):
@@ -218,9 +242,14 @@ def main():
     ap.add_argument("--labels", choices=LABEL_CONVENTIONS, default="anercorp",
                     help="gold labels as annotated, or with the newsroom ORG supplement (org_supplement.py)")
     ap.add_argument("--batch", type=int, default=1, help="windows per ONNX call")
+    ap.add_argument("--misses", metavar="LABEL",
+                    help="with --split docs: also list the unseen gold LABEL entities the model "
+                         "did not get exactly (boundary / label / missed)")
     ap.add_argument("--docs", type=int, default=1,
                     help="join N consecutive DEV sentences (space) into one text, like a short article")
     a = ap.parse_args()
+    if a.misses and a.split != "docs":
+        ap.error("--misses needs --split docs (unseen = not a gold entity of the docs TRAIN)")
     dev, texts, golds = dev_set(a.anercorp, a.split, a.labels)
     seen = train_surfaces(a.anercorp, a.split, a.labels) if a.split == "docs" else None
     if a.docs > 1:
@@ -233,13 +262,14 @@ def main():
                                    ensure_ascii=False) + "\n")
         print(f"wrote {len(texts)} dev sentences to {a.dev_out}", file=sys.stderr)
     out = {}
+    preds = {}
     if a.onnx:
-        out["onnx"] = eval_onnx(a.onnx, texts, golds, a.model_file, seen, a.batch)
+        out["onnx"], preds["onnx"] = eval_onnx_preds(a.onnx, texts, golds, a.model_file, seen, a.batch)
     if a.endpoint:
         out["endpoint"] = eval_endpoint(a.endpoint, texts, golds, a.proto)
-        preds = out["endpoint"].pop("_preds")
+        preds["endpoint"] = out["endpoint"].pop("_preds")
         if seen is not None:
-            out["endpoint"]["_seen_unseen"] = seen_unseen(seen, texts, golds, preds)
+            out["endpoint"]["_seen_unseen"] = seen_unseen(seen, texts, golds, preds["endpoint"])
     if a.json:
         print(json.dumps(out, indent=1))
     else:
@@ -247,6 +277,20 @@ def main():
             print(table(v, f"{k}: {len(texts)} {a.split}-split dev texts ({a.docs} sentence(s) each; "
                            f"{v['_seconds']}s)"))
             print("summary:", summary(v, v.get("_seen_unseen")))
+    if a.misses:
+        for k, p in preds.items():
+            print_misses(k, unseen_misses(seen, texts, golds, p, a.misses), texts)
+
+
+def print_misses(name, misses, texts):
+    import collections
+    counts = collections.Counter(m[0] for m in misses)
+    print(f"\n{name}: {len(misses)} unseen gold entities not found exactly: "
+          + ", ".join(f"{k} {v}" for k, v in counts.most_common()))
+    for why, n, (_, s, e), over in misses:
+        t = texts[n]
+        got = "; ".join(f"{lab} {t[ps:pe]}" for lab, ps, pe in over) or "-"
+        print(f"{why:8} gold {t[s:e]} | predicted {got} | ...{t[max(0, s - 30):e + 30]}...")
 
 
 if __name__ == "__main__":

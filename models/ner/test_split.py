@@ -1,5 +1,5 @@
 """Unit checks for the document-level DEV split, label maps, the seen/unseen
-entity scores, the ORG supplement and silver labelling (plain asserts, no
+entity scores and misses, the ORG supplement and silver labelling (plain asserts, no
 pytest; `make test` runs it):
 
     python models/ner/test_split.py [ANERCORP_TRAIN]
@@ -12,7 +12,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from data import (DOC_GAP, entity_surfaces, gold_entities, map_labels, read_conll, split, split_dev,  # noqa: E402
                   split_dev_docs, surface)
-from evaluate import seen_unseen  # noqa: E402
+from evaluate import seen_unseen, unseen_misses  # noqa: E402
 
 
 def sent(*pairs):
@@ -69,6 +69,23 @@ def test_seen_unseen():
     # "seen" is label-blind: a seen surface under another label still counts as seen
     r = seen_unseen({"كابول"}, [text], gold, pred)
     assert r["seen"]["LOC"]["support"] == 1 and r["unseen"]["PER"]["support"] == 2
+
+
+def test_unseen_misses():
+    train = [sent("جورج/B-PER", "بوش/I-PER")]
+    seen = entity_surfaces(train)
+    dev = [sent("زار/O", "جورج/B-PER", "بوش/I-PER", "و/O", "بان/B-PER", "كي/I-PER", "مون/I-PER",
+                "و/O", "ساها/B-PER", "و/O", "فينغر/B-PER", "و/O", "لويس/B-PER")]
+    text, g = gold_entities(dev[0])
+    span = {text[s:e]: (lab, s, e) for lab, s, e in g}
+    ban, saha, wenger, louis = span["بان كي مون"], span["ساها"], span["فينغر"], span["لويس"]
+    # Bush missed but seen (not listed); Ban Ki-moon split in two; Saha found;
+    # Wenger as LOC; Louis not found at all
+    pred = [{("PER", ban[1], ban[1] + 3), ("PER", ban[1] + 4, ban[2]), saha, ("LOC",) + wenger[1:]}]
+    got = unseen_misses(seen, [text], [set(g)], pred)
+    assert [(why, x) for why, _, x, _ in got] == [("boundary", ban), ("label", wenger), ("missed", louis)], got
+    assert got[0][3] == [("PER", ban[1], ban[1] + 3), ("PER", ban[1] + 4, ban[2])]
+    assert unseen_misses(seen, [text], [set(g)], pred, label="LOC") == []
 
 
 def test_parse_extra():
@@ -157,6 +174,7 @@ if __name__ == "__main__":
     test_map_labels()
     test_surface()
     test_seen_unseen()
+    test_unseen_misses()
     test_parse_extra()
     test_replace_mentions()
     test_org_supplement()
