@@ -21,6 +21,7 @@ out of a span, while ANERcorp tags whole tokens.
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import sys
@@ -283,7 +284,6 @@ def main():
 
 
 def print_misses(name, misses, texts):
-    import collections
     counts = collections.Counter(m[0] for m in misses)
     print(f"\n{name}: {len(misses)} unseen gold entities not found exactly: "
           + ", ".join(f"{k} {v}" for k, v in counts.most_common()))

@@ -41,7 +41,7 @@ from data import (LABEL2ID, LABELS, chunks, entity_surfaces, gold_entities, mode
 from evaluate import seen_unseen, summary  # noqa: E402
 from infer import (allowed_matrix, decode, make_windows, prf, text_words, window_inputs,  # noqa: E402
                    word_logits_many, word_pieces, PAD)
-from model import POOLINGS, E5Ner, load_pretrained  # noqa: E402
+from model import E5Ner, load_pretrained  # noqa: E402
 
 
 def build_examples(sents, tok, max_tokens, max_pieces=32):

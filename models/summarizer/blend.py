@@ -35,7 +35,6 @@ import argparse
 import datetime
 import hashlib
 import json
-import math
 import random
 import sys
 from pathlib import Path
