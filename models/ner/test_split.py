@@ -7,6 +7,7 @@ pytest; `make test` runs it):
 from __future__ import annotations
 
 import os
+import random
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -99,11 +100,7 @@ def test_parse_extra():
 
 
 def test_replace_mentions():
-    try:
-        from train import mention_pool, replace_mentions
-    except ImportError:
-        return
-    import random
+    from augment import mention_pool, replace_mentions
     pool = mention_pool([sent("جون/B-PER", "كيري/I-PER", "في/O", "باريس/B-LOC")])
     assert pool == {"PER": [("جون", "كيري")], "LOC": [("باريس",)]}
     s = sent("قال/O", "بوش/B-PER", "في/O", "بغداد/B-LOC", "و/O", "الأمم/B-ORG", "المتحدة/I-ORG")
@@ -111,6 +108,31 @@ def test_replace_mentions():
     assert out == sent("قال/O", "جون/B-PER", "كيري/I-PER", "في/O", "باريس/B-LOC", "و/O", "الأمم/B-ORG",
                        "المتحدة/I-ORG")
     assert replace_mentions(s, pool, random.Random(0), p_ent=0.0) == s
+
+
+def test_add_proclitics():
+    from augment import add_proclitics, with_proclitic
+    assert with_proclitic("الكرملين", "ل") == "للكرملين"
+    assert with_proclitic("الكرملين", "ب") == "بالكرملين"
+    assert with_proclitic("بوش", "و") == "وبوش"
+    s = sent("قال/O", "بوش/B-PER", "في/O", "الكرملين/B-ORG", "و/O", "Obama/B-PER", "2003/B-MISC")
+    out = add_proclitics(s, random.Random(0), p_ent=1.0)
+    assert [t for _, t in out] == [t for _, t in s]            # tags never change
+    assert out[0] == s[0] and out[2] == s[2] and out[4] == s[4]  # only entities' first words
+    assert out[1][0][1:] == "بوش" and out[1][0][0] in "وبلفك"
+    assert out[3][0].endswith("كرملين") and out[3][0] != "الكرملين"
+    assert out[5:] == s[5:]                                     # no clitic on Latin names or numbers
+    assert add_proclitics(s, random.Random(0), p_ent=0.0) == s
+    s2 = sent("جون/B-PER", "كيري/I-PER")
+    assert add_proclitics(s2, random.Random(1), p_ent=1.0)[1] == ("كيري", "I-PER")
+
+
+def test_mask_entities():
+    from augment import mask_entities
+    pieces = [[10], [11, 12], [13], [14, 15, 16], [17]]
+    tags = ["O", "B-PER", "I-PER", "O", "B-LOC"]
+    assert mask_entities(pieces, tags, random.Random(0), 1.0, 3) == [[10], [3], [3], [14, 15, 16], [3]]
+    assert mask_entities(pieces, tags, random.Random(0), 0.0, 3) == pieces
 
 
 def test_org_supplement():
@@ -177,6 +199,8 @@ if __name__ == "__main__":
     test_unseen_misses()
     test_parse_extra()
     test_replace_mentions()
+    test_add_proclitics()
+    test_mask_entities()
     test_org_supplement()
     test_silver_confident_tags()
     path = sys.argv[1] if len(sys.argv) > 1 else "/work/shared/data/anercorp/train.txt"

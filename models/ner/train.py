@@ -13,6 +13,9 @@ usage: train.py ANERCORP_TRAIN E5_BIN VOCAB_DIR OUT_DIR [--epochs N] ...
 split_dev_docs) and also reports DEV F1 on entities unseen in TRAIN.
 --extra adds another CoNLL file to the training data (all of it; never to DEV),
 with an optional entity-type map, e.g. `aqmar/train.txt:MISC=O`.
+--augment-mentions, --augment-clitics and --mask-entities rebuild the training
+windows each epoch from augmented sentences (augment.py); --freeze-embeddings keeps e5's
+piece embeddings as pretrained.
 --crf trains a linear-chain CRF with the encoder (loss: the CRF's negative
 log-likelihood instead of per-word cross-entropy); DEV is decoded with its
 transition scores, and OUT/transitions.json (the best epoch's) is what
@@ -36,28 +39,30 @@ import torch.nn.functional as F
 from tokenizers import Tokenizer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from data import (LABEL2ID, LABELS, chunks, entity_surfaces, gold_entities, model_words, read_conll,  # noqa: E402
-                  split)
+from augment import add_proclitics, mask_entities, mention_pool, replace_mentions  # noqa: E402
+from data import LABEL2ID, LABELS, entity_surfaces, gold_entities, model_words, read_conll, split  # noqa: E402
 from evaluate import seen_unseen, summary  # noqa: E402
 from infer import (allowed_matrix, decode, make_windows, prf, text_words, window_inputs,  # noqa: E402
                    word_logits_many, word_pieces, PAD)
 from model import E5Ner, load_pretrained  # noqa: E402
 
 
-def build_examples(sents, tok, max_tokens, max_pieces=32):
+def build_examples(sents, tok, max_tokens, max_pieces=32, masker=None):
     ex = []
     for sent in sents:
         words, tags, _ = model_words(sent)
         if not words:
             continue
         pieces = word_pieces(tok, words, max_pieces)
+        if masker:
+            pieces = masker(pieces, tags)
         wins = make_windows([len(p) for p in pieces], max_tokens)
         for (s, e), (ids, pos) in zip(wins, window_inputs(pieces, wins)):
             ex.append((ids, pos, [LABEL2ID[t] for t in tags[s:e]]))
     return ex
 
 
-def build_packed(sents, tok, max_tokens, max_pieces=32):
+def build_packed(sents, tok, max_tokens, max_pieces=32, masker=None):
     """Consecutive training sentences (corpus order) packed into windows of up
     to max_tokens-2 pieces, so the model also sees multi-sentence windows that
     start anywhere, as in whole articles."""
@@ -73,6 +78,8 @@ def build_packed(sents, tok, max_tokens, max_pieces=32):
         if not words:
             continue
         pieces = word_pieces(tok, words, max_pieces)
+        if masker:
+            pieces = masker(pieces, tags)
         n = sum(len(p) for p in pieces)
         if n > B:
             flush(); cur_ids, cur_pos, cur_lab = [], [], []
@@ -224,34 +231,6 @@ def evaluate_dev(model, tok, dev, max_tokens, heads, batch=16, seen_surfaces=Non
     return res
 
 
-def mention_pool(sents):
-    """Entity mentions by type: {type: [token tuple, ...]} (duplicates kept, so
-    frequent names are drawn more often)."""
-    pool = {}
-    for sent in sents:
-        tags = [t for _, t in sent]
-        for typ, i, j in chunks(tags):
-            pool.setdefault(typ, []).append(tuple(tok for tok, _ in sent[i:j]))
-    return pool
-
-
-def replace_mentions(sent, pool, rng, p_ent=0.5):
-    """Mention replacement: each entity is swapped, with probability p_ent, for
-    a random mention of the same type from the pool (tags B-/I- of that type)."""
-    tags = [t for _, t in sent]
-    out, k = [], 0
-    for typ, i, j in chunks(tags):
-        out.extend(sent[k:i])
-        if pool.get(typ) and rng.random() < p_ent:
-            toks = rng.choice(pool[typ])
-            out.extend((tok, ("B-" if n == 0 else "I-") + typ) for n, tok in enumerate(toks))
-        else:
-            out.extend(sent[i:j])
-        k = j
-    out.extend(sent[k:])
-    return out
-
-
 def parse_extra(spec):
     """PATH or PATH:TYPE=NEW[,TYPE=NEW...] -> (path, {TYPE: NEW})."""
     if ":" in spec and "=" in spec.rsplit(":", 1)[1]:
@@ -289,6 +268,12 @@ def main():
                     help="each epoch, replace a training sentence by a mention-replaced copy with probability P")
     ap.add_argument("--mention-pool", action="append", default=[], metavar="PATH[:TYPE=NEW,...]",
                     help="CoNLL files whose mentions feed --augment-mentions (besides the training sentences)")
+    ap.add_argument("--augment-clitics", type=float, default=0.0, metavar="P",
+                    help="each epoch, give each entity's first word a proclitic (و ب ل ف ك) with probability P")
+    ap.add_argument("--mask-entities", type=float, default=0.0, metavar="P",
+                    help="each epoch, replace each entity's words by unknown pieces with probability P")
+    ap.add_argument("--freeze-embeddings", action="store_true",
+                    help="keep e5's word-piece embeddings as pretrained (the encoder layers still train)")
     ap.add_argument("--crf", action="store_true",
                     help="train a CRF (transitions) with the encoder on the loss heads' emissions; "
                          "OUT/transitions.json is the best epoch's, for export.py")
@@ -312,8 +297,8 @@ def main():
         more = read_conll(path, lmap)
         print(f"extra {path} map {lmap}: {len(more)} sents", flush=True)
         train = train + more
-    def build(sents_):
-        return build_packed(sents_, tok, a.max_tokens) if a.pack else build_examples(sents_, tok, a.max_tokens)
+    def build(sents_, masker=None):
+        return (build_packed if a.pack else build_examples)(sents_, tok, a.max_tokens, masker=masker)
 
     pool = None
     if a.augment_mentions:
@@ -324,12 +309,22 @@ def main():
         pool = mention_pool(pool_sents)
         print("mention pool: " + ", ".join(f"{k} {len(v)}" for k, v in sorted(pool.items())), flush=True)
 
+    def augmented(s, arng):
+        if pool and arng.random() < a.augment_mentions:
+            s = replace_mentions(s, pool, arng)
+        if a.augment_clitics:
+            s = add_proclitics(s, arng, a.augment_clitics)
+        return s
+
     def epoch_examples(ep):
-        if not pool:
+        if not pool and not a.augment_clitics and not a.mask_entities:
             return ex
         arng = random.Random(a.seed * 1000 + ep)  # per epoch, so a resumed run rebuilds the same data
-        return build([replace_mentions(s, pool, arng) if arng.random() < a.augment_mentions else s
-                       for s in train])
+        masker = None
+        if a.mask_entities:
+            unk = tok.token_to_id("<unk>")
+            masker = lambda pieces, tags: mask_entities(pieces, tags, arng, a.mask_entities, unk)  # noqa: E731
+        return build([augmented(s, arng) for s in train], masker)
 
     ex = build(train)
     n_pieces = sum(len(e[0]) for e in ex)
@@ -346,11 +341,13 @@ def main():
             crf.load_state_dict(init["crf"])
     loss_heads = a.loss_heads.split(",") if a.loss_heads else heads
     model.train()
+    if a.freeze_embeddings:
+        model.word.weight.requires_grad_(False)
     head_params = [p for n, p in model.named_parameters() if n.startswith("heads.")]
     nodecay = [p for n, p in model.named_parameters()
                if not n.startswith("heads.") and (p.ndim == 1 or "ln" in n.split(".")[-2:][0])]
     decay = [p for n, p in model.named_parameters()
-             if not n.startswith("heads.") and not any(p is q for q in nodecay)]
+             if not n.startswith("heads.") and p.requires_grad and not any(p is q for q in nodecay)]
     opt = torch.optim.AdamW([
         {"params": decay, "lr": a.lr, "weight_decay": 0.01},
         {"params": nodecay, "lr": a.lr, "weight_decay": 0.0},
