@@ -1,0 +1,83 @@
+"""Score torch checkpoints of train.py on the document-level DEV, one sentence
+per text and as N-sentence texts (windows spanning sentences, as the service
+reads articles), before any export: how the ablation rows that compare
+training runs were scored.
+
+    eval_checkpoint.py CORPUS RUN/best.pt [RUN2/best.pt ...] [--docs 1,5] [--threads 2]
+
+CORPUS is the file the runs trained on (ANERcorp, or the newsroom supplement's
+output for newsroom labels); its docs split gives DEV and the TRAIN surfaces
+for seen/unseen. A run trained with --crf decodes with its transitions.json.
+Needs torch (the training venv).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+from tokenizers import Tokenizer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from data import entity_surfaces, gold_entities, read_conll, split  # noqa: E402
+from evaluate import join_docs, seen_unseen, summary  # noqa: E402
+from infer import decode, prf, text_words, word_logits_many  # noqa: E402
+from model import E5Ner  # noqa: E402
+
+
+def load(ckpt, vocab_size):
+    """The model (mean head) and its CRF transitions (None without a CRF)."""
+    state = torch.load(ckpt, map_location="cpu", weights_only=False)
+    model = E5Ner(vocab_size, heads=["mean"])
+    model.load_state_dict(state["state"])
+    model.eval()
+    trans = os.path.join(os.path.dirname(ckpt), "transitions.json")
+    cfg = json.load(open(trans)) if state.get("crf") is not None and os.path.exists(trans) else None
+    return model, cfg
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("corpus")
+    ap.add_argument("checkpoints", nargs="+")
+    ap.add_argument("--vocab", default=os.path.expanduser("~/ner/vocab"), help="train.py's VOCAB_DIR")
+    ap.add_argument("--docs", default="1,5", help="sentences per text, comma-separated")
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    tok = Tokenizer.from_file(os.path.join(a.vocab, "tokenizer.json"))
+    vocab_size = len(np.load(os.path.join(a.vocab, "rows.npy")))
+    train, dev = split(read_conll(a.corpus), "docs")
+    seen = entity_surfaces(train)
+    texts1, golds1 = [], []
+    for sent in dev:
+        text, gold = gold_entities(sent)
+        texts1.append(text)
+        golds1.append(set(gold))
+    for ckpt in a.checkpoints:
+        model, cfg = load(ckpt, vocab_size)
+
+        @torch.no_grad()
+        def logits(all_ids):
+            out = []
+            for ids in all_ids:
+                t = torch.tensor([ids])
+                out.append(model.heads["mean"](model.encode(t, torch.ones_like(t)))[0][:, None, :].numpy())
+            return out
+
+        for n in (int(x) for x in a.docs.split(",")):
+            texts, golds = (texts1, golds1) if n == 1 else join_docs(texts1, golds1, n)
+            words = [text_words(t) for t in texts]
+            per_text = word_logits_many(tok, [norm for _, norm in words], logits, ["mean"], 256)
+            preds = [{(typ, spans[i][0], spans[j - 1][1]) for typ, i, j, _ in decode(wl[0], cfg)}
+                     for (spans, _), wl in zip(words, per_text)]
+            name = os.path.basename(os.path.dirname(os.path.abspath(ckpt)))
+            print(f"{name} docs{n}{' crf' if cfg else ''} "
+                  f"{summary(prf(golds, preds), seen_unseen(seen, texts, golds, preds))}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
