@@ -22,8 +22,7 @@ import torch
 from tokenizers import Tokenizer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from data import entity_surfaces, gold_entities, read_conll, split  # noqa: E402
-from evaluate import join_docs, seen_unseen, summary  # noqa: E402
+from evaluate import dev_set, join_docs, seen_unseen, summary, train_surfaces  # noqa: E402
 from infer import decode, prf, text_words, word_logits_many  # noqa: E402
 from model import E5Ner  # noqa: E402
 
@@ -50,13 +49,8 @@ def main():
     torch.set_num_threads(a.threads)
     tok = Tokenizer.from_file(os.path.join(a.vocab, "tokenizer.json"))
     vocab_size = len(np.load(os.path.join(a.vocab, "rows.npy")))
-    train, dev = split(read_conll(a.corpus), "docs")
-    seen = entity_surfaces(train)
-    texts1, golds1 = [], []
-    for sent in dev:
-        text, gold = gold_entities(sent)
-        texts1.append(text)
-        golds1.append(set(gold))
+    _, texts1, golds1 = dev_set(a.corpus, "docs")
+    seen = train_surfaces(a.corpus)
     for ckpt in a.checkpoints:
         model, cfg = load(ckpt, vocab_size)
 
