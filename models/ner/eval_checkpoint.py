@@ -7,13 +7,12 @@ training runs were scored.
 
 CORPUS is the file the runs trained on (ANERcorp, or the newsroom supplement's
 output for newsroom labels); its docs split gives DEV and the TRAIN surfaces
-for seen/unseen. A run trained with --crf decodes with its transitions.json.
+for seen/unseen. A run trained with --crf decodes with its CRF's transitions.
 Needs torch (the training venv).
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
@@ -22,20 +21,21 @@ import torch
 from tokenizers import Tokenizer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from evaluate import dev_set, join_docs, seen_unseen, summary, train_surfaces  # noqa: E402
-from infer import decode, prf, text_words, word_logits_many  # noqa: E402
+from evaluate import dev_set, join_docs, summary, train_surfaces  # noqa: E402
 from model import E5Ner  # noqa: E402
+from train import CRF, evaluate_texts  # noqa: E402
 
 
 def load(ckpt, vocab_size):
-    """The model (mean head) and its CRF transitions (None without a CRF)."""
+    """The model (mean head) and its CRF (None for a run without --crf)."""
     state = torch.load(ckpt, map_location="cpu", weights_only=False)
     model = E5Ner(vocab_size, heads=["mean"])
     model.load_state_dict(state["state"])
-    model.eval()
-    trans = os.path.join(os.path.dirname(ckpt), "transitions.json")
-    cfg = json.load(open(trans)) if state.get("crf") is not None and os.path.exists(trans) else None
-    return model, cfg
+    crf = None
+    if state.get("crf") is not None:
+        crf = CRF()
+        crf.load_state_dict(state["crf"])
+    return model, crf
 
 
 def main():
@@ -52,25 +52,12 @@ def main():
     _, texts1, golds1 = dev_set(a.corpus, "docs")
     seen = train_surfaces(a.corpus)
     for ckpt in a.checkpoints:
-        model, cfg = load(ckpt, vocab_size)
-
-        @torch.no_grad()
-        def logits(all_ids):
-            out = []
-            for ids in all_ids:
-                t = torch.tensor([ids])
-                out.append(model.heads["mean"](model.encode(t, torch.ones_like(t)))[0][:, None, :].numpy())
-            return out
-
+        model, crf = load(ckpt, vocab_size)
+        name = os.path.basename(os.path.dirname(os.path.abspath(ckpt)))
         for n in (int(x) for x in a.docs.split(",")):
             texts, golds = (texts1, golds1) if n == 1 else join_docs(texts1, golds1, n)
-            words = [text_words(t) for t in texts]
-            per_text = word_logits_many(tok, [norm for _, norm in words], logits, ["mean"], 256)
-            preds = [{(typ, spans[i][0], spans[j - 1][1]) for typ, i, j, _ in decode(wl[0], cfg)}
-                     for (spans, _), wl in zip(words, per_text)]
-            name = os.path.basename(os.path.dirname(os.path.abspath(ckpt)))
-            print(f"{name} docs{n}{' crf' if cfg else ''} "
-                  f"{summary(prf(golds, preds), seen_unseen(seen, texts, golds, preds))}", flush=True)
+            res = evaluate_texts(model, tok, texts, golds, 256, ["mean"], seen_surfaces=seen, crf=crf)["mean"]
+            print(f"{name} docs{n}{' crf' if crf else ''} {summary(res, res['_seen_unseen'])}", flush=True)
 
 
 if __name__ == "__main__":

@@ -188,8 +188,23 @@ class CRF(torch.nn.Module):
         return {"transitions": self.trans.detach().tolist(), "start_transitions": self.start.detach().tolist()}
 
 
-@torch.no_grad()
 def evaluate_dev(model, tok, dev, max_tokens, heads, batch=16, seen_surfaces=None, crf=None):
+    """DEV sentences scored one per text, per head (evaluate_texts)."""
+    texts, golds = [], []
+    for sent in dev:
+        text, g = gold_entities(sent)
+        texts.append(text)
+        golds.append(set(g))
+    return evaluate_texts(model, tok, texts, golds, max_tokens, heads, batch, seen_surfaces, crf)
+
+
+@torch.no_grad()
+def evaluate_texts(model, tok, texts, golds, max_tokens, heads, batch=16, seen_surfaces=None, crf=None):
+    """P/R/F1 per head of the model's entities in `texts` (the service's windows,
+    pooling and IOB2 Viterbi, with the CRF's transitions when given) against
+    `golds` (per text, a set of (label, start, end)); with seen_surfaces, also
+    the seen/unseen parts."""
+    was_training = model.training
     model.eval()
 
     def logits_fn(all_ids):
@@ -209,25 +224,18 @@ def evaluate_dev(model, tok, dev, max_tokens, heads, batch=16, seen_surfaces=Non
                 outs[i] = lg[r, : len(all_ids[i])]
         return outs
 
-    texts, golds, spans_all, norms = [], [], [], []
-    for sent in dev:
-        text, g = gold_entities(sent)
-        spans, norm = text_words(text)
-        texts.append(text)
-        golds.append(set(g))
-        spans_all.append(spans)
-        norms.append(norm)
-    wl = word_logits_many(tok, norms, logits_fn, heads, max_tokens)
+    words = [text_words(t) for t in texts]
+    wl = word_logits_many(tok, [norm for _, norm in words], logits_fn, heads, max_tokens)
     res, cfg = {}, crf.config() if crf else None
     for h, hd in enumerate(heads):
         preds = []
-        for spans, per_head in zip(spans_all, wl):
+        for (spans, _), per_head in zip(words, wl):
             preds.append({(typ, spans[i][0], spans[j - 1][1])
                           for typ, i, j, _ in decode(per_head[h], cfg)})
         res[hd] = prf(golds, preds)
         if seen_surfaces is not None:
             res[hd]["_seen_unseen"] = seen_unseen(seen_surfaces, texts, golds, preds)
-    model.train()
+    model.train(was_training)
     return res
 
 
