@@ -7,7 +7,8 @@ training runs were scored.
 
 CORPUS is the file the runs trained on (ANERcorp, or the newsroom supplement's
 output for newsroom labels); its docs split gives DEV and the TRAIN surfaces
-for seen/unseen. A run trained with --crf decodes with its CRF's transitions.
+for seen/unseen. A run trained with --crf decodes with its CRF's transitions,
+one with --char-ngrams adds its CharEmission's scores.
 Needs torch (the training venv).
 """
 from __future__ import annotations
@@ -23,19 +24,24 @@ from tokenizers import Tokenizer
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from evaluate import dev_set, join_docs, summary, train_surfaces  # noqa: E402
 from model import E5Ner  # noqa: E402
-from train import CRF, evaluate_texts  # noqa: E402
+from train import CRF, CharEmission, evaluate_texts  # noqa: E402
 
 
 def load(ckpt, vocab_size):
-    """The model (mean head) and its CRF (None for a run without --crf)."""
+    """The model (mean head), its CRF and its CharEmission (None for a run
+    without --crf / --char-ngrams)."""
     state = torch.load(ckpt, map_location="cpu", weights_only=False)
-    model = E5Ner(vocab_size, heads=["mean"])
+    model = E5Ner(vocab_size, heads=["mean"], char_buckets=state.get("char_input", 0))
     model.load_state_dict(state["state"])
     crf = None
     if state.get("crf") is not None:
         crf = CRF()
         crf.load_state_dict(state["crf"])
-    return model, crf
+    chars = None
+    if state.get("chars") is not None:
+        chars = CharEmission(state["char_buckets"])
+        chars.load_state_dict(state["chars"])
+    return model, crf, chars
 
 
 def main():
@@ -52,12 +58,13 @@ def main():
     _, texts1, golds1 = dev_set(a.corpus, "docs")
     seen = train_surfaces(a.corpus)
     for ckpt in a.checkpoints:
-        model, crf = load(ckpt, vocab_size)
+        model, crf, chars = load(ckpt, vocab_size)
         name = os.path.basename(os.path.dirname(os.path.abspath(ckpt)))
         for n in (int(x) for x in a.docs.split(",")):
             texts, golds = (texts1, golds1) if n == 1 else join_docs(texts1, golds1, n)
-            res = evaluate_texts(model, tok, texts, golds, 256, ["mean"], seen_surfaces=seen, crf=crf)["mean"]
-            print(f"{name} docs{n}{' crf' if crf else ''} {summary(res, res['_seen_unseen'])}", flush=True)
+            res = evaluate_texts(model, tok, texts, golds, 256, ["mean"], seen_surfaces=seen, crf=crf,
+                                 chars=chars)["mean"]
+            print(f"{name} docs{n}{' crf' if crf else ''}{' chars' if chars else ''} {summary(res, res['_seen_unseen'])}", flush=True)
 
 
 if __name__ == "__main__":

@@ -288,7 +288,6 @@ def main():
             best = (q, (name, wo), res)
             break
     q, (scheme, wo_nodes), res_int8 = best
-    per_channel = True
     shutil.copy(q, os.path.join(a.out, "model.onnx"))
     size_mb = os.path.getsize(os.path.join(a.out, "model.onnx")) / 1e6
 

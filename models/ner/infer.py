@@ -172,9 +172,10 @@ def text_words(text):
 
 
 def word_logits_many(tokenizer, docs_norm_words, logits_fn, poolings, max_tokens=256,
-                     max_pieces=32):
+                     max_pieces=32, with_words=False):
     """Word logits for many docs; logits_fn(list of id lists) -> list of arrays [T, H, L]
-    (H = number of heads, matching `poolings`)."""
+    (H = number of heads, matching `poolings`). with_words: logits_fn also gets,
+    per window, each word's token positions and normalized form."""
     jobs = []  # (doc, window index)
     metas = []
     all_ids = []
@@ -186,7 +187,12 @@ def word_logits_many(tokenizer, docs_norm_words, logits_fn, poolings, max_tokens
         for k, (ids, _) in enumerate(inputs):
             jobs.append((d, k))
             all_ids.append(ids)
-    outs = logits_fn(all_ids) if all_ids else []
+    if with_words:
+        win_words = [[(p, docs_norm_words[d][metas[d][0][k][0] + i]) for i, p in enumerate(metas[d][2][k][1])]
+                     for d, k in jobs]
+        outs = logits_fn(all_ids, win_words) if all_ids else []
+    else:
+        outs = logits_fn(all_ids) if all_ids else []
     by = {}
     for (d, k), o in zip(jobs, outs):
         by[(d, k)] = o

@@ -45,9 +45,14 @@ class Layer(nn.Module):
 
 class E5Ner(nn.Module):
     def __init__(self, vocab, H=384, L=12, NH=12, FF=1536, maxpos=512, eps=1e-12,
-                 num_labels=9, heads=POOLINGS, dropout=0.1):
+                 num_labels=9, heads=POOLINGS, dropout=0.1, char_buckets=0):
         super().__init__()
         self.word = nn.Embedding(vocab, H)
+        # hashed character n-grams of each piece's word (chars.word_ngrams), added
+        # to the piece's input embedding; zero at the start (train.py --char-input)
+        self.chars = nn.EmbeddingBag(char_buckets, H, mode="mean") if char_buckets else None
+        if self.chars is not None:
+            nn.init.zeros_(self.chars.weight)
         self.pos = nn.Embedding(maxpos, H)
         self.typ = nn.Parameter(torch.zeros(H))
         self.eln = nn.LayerNorm(H, eps=eps)
@@ -57,10 +62,14 @@ class E5Ner(nn.Module):
         self.heads = nn.ModuleDict({h: nn.Linear(H, num_labels) for h in heads})
         self.sdpa = True
 
-    def encode(self, ids, mask):
-        T = ids.shape[1]
+    def encode(self, ids, mask, char_bags=None):
+        """char_bags: (flat n-gram ids, offsets), one bag per token in row-major
+        order (empty for special and padding tokens); needed with char_buckets."""
+        B, T = ids.shape
         pos = torch.arange(T, device=ids.device)
         x = self.word(ids) + self.pos(pos)[None] + self.typ
+        if self.chars is not None:
+            x = x + self.chars(*char_bags).view(B, T, -1)
         x = self.drop(self.eln(x))
         bias = (1.0 - mask[:, None, None, :].to(x.dtype)) * -1e9 if not self.sdpa else \
             (1.0 - mask[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min

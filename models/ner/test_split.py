@@ -171,6 +171,18 @@ def test_silver_confident_tags():
     assert confident_tags(logits, {})[1] < 0.6
 
 
+def test_word_ngrams():
+    from chars import word_ngrams
+    ids = word_ngrams("مون", 1 << 20)
+    # BOW+3 letters+EOW: 4 bigrams, 3 trigrams, 2 four-grams, all distinct here
+    assert len(ids) == 9 and ids == sorted(ids) and all(0 <= i < 1 << 20 for i in ids)
+    assert word_ngrams("مون", 1 << 20) == ids  # deterministic (CRC-32, not Python's hash)
+    assert word_ngrams("", 64) == []
+    assert all(0 <= i < 64 for i in word_ngrams("كوناري", 64))
+    # repeated n-grams count once: ^a aa a$ / ^aa aaa aa$ / ^aaa aaaa aaa$ (aa thrice, aaa twice)
+    assert len(word_ngrams("aaaaa", 1 << 20)) == 9
+
+
 def test_anercorp(path):
     sents = read_conll(path)
     train, dev = split_dev_docs(sents)
@@ -203,6 +215,7 @@ if __name__ == "__main__":
     test_mask_entities()
     test_org_supplement()
     test_silver_confident_tags()
+    test_word_ngrams()
     path = sys.argv[1] if len(sys.argv) > 1 else "/work/shared/data/anercorp/train.txt"
     if os.path.exists(path):
         test_anercorp(path)

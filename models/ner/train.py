@@ -26,6 +26,7 @@ The run saves OUT_DIR/last.pt (weights, optimizer, position) every
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -39,6 +40,7 @@ import torch.nn.functional as F
 from tokenizers import Tokenizer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from chars import word_ngrams  # noqa: E402
 from augment import add_proclitics, mask_entities, mention_pool, replace_mentions  # noqa: E402
 from data import LABEL2ID, LABELS, entity_surfaces, gold_entities, model_words, read_conll, split  # noqa: E402
 from evaluate import seen_unseen, summary  # noqa: E402
@@ -58,7 +60,7 @@ def build_examples(sents, tok, max_tokens, max_pieces=32, masker=None):
             pieces = masker(pieces, tags)
         wins = make_windows([len(p) for p in pieces], max_tokens)
         for (s, e), (ids, pos) in zip(wins, window_inputs(pieces, wins)):
-            ex.append((ids, pos, [LABEL2ID[t] for t in tags[s:e]]))
+            ex.append((ids, pos, [LABEL2ID[t] for t in tags[s:e]], words[s:e]))
     return ex
 
 
@@ -66,12 +68,12 @@ def build_packed(sents, tok, max_tokens, max_pieces=32, masker=None):
     """Consecutive training sentences (corpus order) packed into windows of up
     to max_tokens-2 pieces, so the model also sees multi-sentence windows that
     start anywhere, as in whole articles."""
-    ex, cur_ids, cur_pos, cur_lab = [], [], [], []
+    ex, cur_ids, cur_pos, cur_lab, cur_words = [], [], [], [], []
     B = max_tokens - 2
 
     def flush():
         if cur_pos:
-            ex.append(([0] + cur_ids + [2], [[p + 1 for p in q] for q in cur_pos], list(cur_lab)))
+            ex.append(([0] + cur_ids + [2], [[p + 1 for p in q] for q in cur_pos], list(cur_lab), list(cur_words)))
 
     for sent in sents:
         words, tags, _ = model_words(sent)
@@ -82,17 +84,18 @@ def build_packed(sents, tok, max_tokens, max_pieces=32, masker=None):
             pieces = masker(pieces, tags)
         n = sum(len(p) for p in pieces)
         if n > B:
-            flush(); cur_ids, cur_pos, cur_lab = [], [], []
+            flush(); cur_ids, cur_pos, cur_lab, cur_words = [], [], [], []
             wins = make_windows([len(p) for p in pieces], max_tokens)
             for (s, e), (ids, pos) in zip(wins, window_inputs(pieces, wins)):
-                ex.append((ids, pos, [LABEL2ID[t] for t in tags[s:e]]))
+                ex.append((ids, pos, [LABEL2ID[t] for t in tags[s:e]], words[s:e]))
             continue
         if len(cur_ids) + n > B:
-            flush(); cur_ids, cur_pos, cur_lab = [], [], []
-        for p, t in zip(pieces, tags):
+            flush(); cur_ids, cur_pos, cur_lab, cur_words = [], [], [], []
+        for p, t, w in zip(pieces, tags, words):
             cur_pos.append(list(range(len(cur_ids), len(cur_ids) + len(p))))
             cur_ids.extend(p)
             cur_lab.append(LABEL2ID[t])
+            cur_words.append(w)
     flush()
     return ex
 
@@ -119,7 +122,7 @@ def collate(ex, idx):
     meanm = torch.zeros((B, W, T))
     lab = torch.full((B, W), -100, dtype=torch.long)
     for r, i in enumerate(idx):
-        t, pos, y = ex[i]
+        t, pos, y = ex[i][:3]
         ids[r, : len(t)] = torch.tensor(t)
         mask[r, : len(t)] = 1
         for w, p in enumerate(pos):
@@ -128,6 +131,27 @@ def collate(ex, idx):
             meanm[r, w, p[0] : p[-1] + 1] = 1.0 / len(p)
         lab[r, : len(y)] = torch.tensor(y)
     return ids, mask, first, last, meanm, lab
+
+
+@functools.lru_cache(maxsize=None)
+def cached_ngrams(word, buckets):
+    return tuple(word_ngrams(word, buckets))
+
+
+def token_char_bags(rows, T, buckets):
+    """E5Ner.encode's char_bags for a batch: rows = per window, (token
+    positions, normalized word) of its words; T tokens per row."""
+    flat, offsets = [], []
+    for words in rows:
+        per_token = [()] * T
+        for positions, w in words:
+            ng = cached_ngrams(w, buckets)
+            for p in positions:
+                per_token[p] = ng
+        for ng in per_token:
+            offsets.append(len(flat))
+            flat.extend(ng)
+    return torch.tensor(flat, dtype=torch.long), torch.tensor(offsets, dtype=torch.long)
 
 
 def word_hidden(h, first, last, meanm, pooling):
@@ -188,26 +212,64 @@ class CRF(torch.nn.Module):
         return {"transitions": self.trans.detach().tolist(), "start_transitions": self.start.detach().tolist()}
 
 
-def evaluate_dev(model, tok, dev, max_tokens, heads, batch=16, seen_surfaces=None, crf=None):
+class CharEmission(torch.nn.Module):
+    """Per-word label scores from the word's hashed character n-grams
+    (chars.word_ngrams): the mean of a learned [buckets, labels] table's rows,
+    added to the word's emission logits. Starts at zero, so a run that adds it
+    to an --init model starts from that model's decoding."""
+
+    def __init__(self, buckets, n_labels=len(LABELS)):
+        super().__init__()
+        self.buckets = buckets
+        self.bag = torch.nn.EmbeddingBag(buckets, n_labels, mode="mean")
+        torch.nn.init.zeros_(self.bag.weight)
+        self._cache = {}
+
+    def ngrams(self, word):
+        ids = self._cache.get(word)
+        if ids is None:
+            ids = self._cache[word] = word_ngrams(word, self.buckets)
+        return ids
+
+    def forward(self, words_rows, W):
+        """[B, W, labels] scores for rows of words (padded rows score 0)."""
+        flat, offsets = [], []
+        for words in words_rows:
+            for w in range(W):
+                offsets.append(len(flat))
+                if w < len(words):
+                    flat.extend(self.ngrams(words[w]))
+        out = self.bag(torch.tensor(flat, dtype=torch.long), torch.tensor(offsets, dtype=torch.long))
+        return out.view(len(words_rows), W, -1)
+
+    def word_scores(self, words):
+        """[len(words), labels] numpy scores for one text's normalized words."""
+        with torch.no_grad():
+            return self.forward([words], len(words))[0].numpy()
+
+
+def evaluate_dev(model, tok, dev, max_tokens, heads, batch=16, seen_surfaces=None, crf=None, chars=None):
     """DEV sentences scored one per text, per head (evaluate_texts)."""
     texts, golds = [], []
     for sent in dev:
         text, g = gold_entities(sent)
         texts.append(text)
         golds.append(set(g))
-    return evaluate_texts(model, tok, texts, golds, max_tokens, heads, batch, seen_surfaces, crf)
+    return evaluate_texts(model, tok, texts, golds, max_tokens, heads, batch, seen_surfaces, crf, chars)
 
 
 @torch.no_grad()
-def evaluate_texts(model, tok, texts, golds, max_tokens, heads, batch=16, seen_surfaces=None, crf=None):
+def evaluate_texts(model, tok, texts, golds, max_tokens, heads, batch=16, seen_surfaces=None, crf=None,
+                   chars=None):
     """P/R/F1 per head of the model's entities in `texts` (the service's windows,
-    pooling and IOB2 Viterbi, with the CRF's transitions when given) against
+    pooling and IOB2 Viterbi, with the CRF's transitions and the CharEmission's
+    scores when given) against
     `golds` (per text, a set of (label, start, end)); with seen_surfaces, also
     the seen/unseen parts."""
     was_training = model.training
     model.eval()
 
-    def logits_fn(all_ids):
+    def logits_fn(all_ids, win_words=None):
         order = sorted(range(len(all_ids)), key=lambda i: len(all_ids[i]))
         outs = [None] * len(all_ids)
         for b in range(0, len(order), batch):
@@ -218,20 +280,25 @@ def evaluate_texts(model, tok, texts, golds, max_tokens, heads, batch=16, seen_s
             for r, i in enumerate(idx):
                 ids[r, : len(all_ids[i])] = torch.tensor(all_ids[i])
                 mask[r, : len(all_ids[i])] = 1
-            h = model.encode(ids, mask)
+            bags = None
+            if model.chars is not None:
+                bags = token_char_bags([win_words[i] for i in idx], T, model.chars.num_embeddings)
+            h = model.encode(ids, mask, bags)
             lg = torch.stack([model.heads[hd](h) for hd in heads], dim=2).numpy()
             for r, i in enumerate(idx):
                 outs[i] = lg[r, : len(all_ids[i])]
         return outs
 
     words = [text_words(t) for t in texts]
-    wl = word_logits_many(tok, [norm for _, norm in words], logits_fn, heads, max_tokens)
+    wl = word_logits_many(tok, [norm for _, norm in words], logits_fn, heads, max_tokens,
+                          with_words=model.chars is not None)
     res, cfg = {}, crf.config() if crf else None
     for h, hd in enumerate(heads):
         preds = []
-        for (spans, _), per_head in zip(words, wl):
+        for (spans, norm), per_head in zip(words, wl):
+            em = per_head[h] + chars.word_scores(norm) if chars is not None and norm else per_head[h]
             preds.append({(typ, spans[i][0], spans[j - 1][1])
-                          for typ, i, j, _ in decode(per_head[h], cfg)})
+                          for typ, i, j, _ in decode(em, cfg)})
         res[hd] = prf(golds, preds)
         if seen_surfaces is not None:
             res[hd]["_seen_unseen"] = seen_unseen(seen_surfaces, texts, golds, preds)
@@ -286,6 +353,11 @@ def main():
                     help="train a CRF (transitions) with the encoder on the loss heads' emissions; "
                          "OUT/transitions.json is the best epoch's, for export.py")
     ap.add_argument("--crf-lr", type=float, default=1e-2, help="learning rate of the CRF's transition scores")
+    ap.add_argument("--char-ngrams", type=int, default=0, metavar="BUCKETS",
+                    help="add a CharEmission over the words' hashed character 2-4-grams (BUCKETS buckets)")
+    ap.add_argument("--char-lr", type=float, default=5e-3, help="learning rate of the char tables")
+    ap.add_argument("--char-input", type=int, default=0, metavar="BUCKETS",
+                    help="add each piece's word's hashed character 2-4-grams to its input embedding (E5Ner.chars)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -339,28 +411,36 @@ def main():
     print(f"split {a.split}: train sents {len(train)} ({n_aner} ANERcorp) -> {len(ex)} windows, {n_pieces} pieces; "
           f"dev sents {len(dev)}", flush=True)
 
-    model = E5Ner(len(rows), heads=heads)
+    model = E5Ner(len(rows), heads=heads, char_buckets=a.char_input)
     load_pretrained(model, a.e5_bin, rows)
     crf = CRF() if a.crf else None
+    chars = CharEmission(a.char_ngrams) if a.char_ngrams else None
     if a.init:
         init = torch.load(a.init, map_location="cpu", weights_only=False)
-        model.load_state_dict(init["state"])
+        missing, unexpected = model.load_state_dict(init["state"], strict=False)
+        if unexpected or [k for k in missing if not (a.char_input and k == "chars.weight")]:
+            raise SystemExit(f"--init {a.init}: missing {missing}, unexpected {unexpected}")
         if crf is not None and init.get("crf"):
             crf.load_state_dict(init["crf"])
+        if chars is not None and init.get("chars"):
+            chars.load_state_dict(init["chars"])
     loss_heads = a.loss_heads.split(",") if a.loss_heads else heads
     model.train()
     if a.freeze_embeddings:
         model.word.weight.requires_grad_(False)
+    char_params = [p for n, p in model.named_parameters() if n.startswith("chars.")]
     head_params = [p for n, p in model.named_parameters() if n.startswith("heads.")]
     nodecay = [p for n, p in model.named_parameters()
-               if not n.startswith("heads.") and (p.ndim == 1 or "ln" in n.split(".")[-2:][0])]
+               if not n.startswith(("heads.", "chars.")) and (p.ndim == 1 or "ln" in n.split(".")[-2:][0])]
     decay = [p for n, p in model.named_parameters()
-             if not n.startswith("heads.") and p.requires_grad and not any(p is q for q in nodecay)]
+             if not n.startswith(("heads.", "chars.")) and p.requires_grad and not any(p is q for q in nodecay)]
     opt = torch.optim.AdamW([
         {"params": decay, "lr": a.lr, "weight_decay": 0.01},
         {"params": nodecay, "lr": a.lr, "weight_decay": 0.0},
         {"params": head_params, "lr": a.head_lr, "weight_decay": 0.0},
-    ] + ([{"params": list(crf.parameters()), "lr": a.crf_lr, "weight_decay": 0.0}] if crf else []))
+    ] + ([{"params": list(crf.parameters()), "lr": a.crf_lr, "weight_decay": 0.0}] if crf else [])
+      + ([{"params": list(chars.parameters()), "lr": a.char_lr, "weight_decay": 0.0}] if chars else [])
+      + ([{"params": char_params, "lr": a.char_lr, "weight_decay": 0.0}] if char_params else []))
     base_lrs = [g["lr"] for g in opt.param_groups]
     steps_per_epoch = math.ceil(len(ex) / a.batch)
     total = steps_per_epoch * a.epochs
@@ -382,6 +462,8 @@ def main():
         model.load_state_dict(ck["state"])
         if crf is not None:
             crf.load_state_dict(ck["crf"])
+        if chars is not None:
+            chars.load_state_dict(ck["chars"])
         opt.load_state_dict(ck["opt"])
         torch.set_rng_state(ck["torch_rng"])
         step, history, best, t_train = ck["step"], ck["history"], ck["best"], ck["t_train"]
@@ -390,7 +472,7 @@ def main():
 
     def save_last(ep_next, bi_next, tl, n, t_tr):
         torch.save({"state": model.state_dict(), "crf": crf.state_dict() if crf else None,
-                    "opt": opt.state_dict(), "torch_rng": torch.get_rng_state(),
+                    "chars": chars.state_dict() if chars else None, "opt": opt.state_dict(), "torch_rng": torch.get_rng_state(),
                     "step": step, "history": history, "best": best, "t_train": t_tr,
                     "next_epoch": ep_next, "next_bi": bi_next, "tot_loss": tl, "nb": n, "args": vars(a)},
                    last_path + ".tmp")
@@ -409,10 +491,16 @@ def main():
                 continue
             ids, mask, first, last, meanm, lab = collate(ex_ep, idx)
             set_lr(step)
-            h = model.encode(ids, mask)
+            bags = None
+            if model.chars is not None:
+                bags = token_char_bags([list(zip(ex_ep[i][1], ex_ep[i][3])) for i in idx], ids.shape[1],
+                                       a.char_input)
+            h = model.encode(ids, mask, bags)
             loss = 0.0
             for hd in loss_heads:
                 lg = model.heads[hd](word_hidden(h, first, last, meanm, hd))
+                if chars is not None:
+                    lg = lg + chars([ex_ep[i][3] for i in idx], lab.shape[1])
                 if crf is not None:
                     loss = loss + crf.nll(lg, lab)
                 else:
@@ -438,7 +526,7 @@ def main():
         ep_time = time.time() - t0
         t_train += ep_time
         t1 = time.time()
-        res = evaluate_dev(model, tok, dev, a.max_tokens, heads, seen_surfaces=seen, crf=crf)
+        res = evaluate_dev(model, tok, dev, a.max_tokens, heads, seen_surfaces=seen, crf=crf, chars=chars)
         ev_time = time.time() - t1
         f1s = {hd: res[hd]["micro"]["f1"] for hd in heads}
         history.append({"epoch": ep, "loss": tot_loss / nb, "train_s": round(ep_time, 1),
@@ -449,7 +537,9 @@ def main():
         score = max(f1s.values())
         if score > best:
             best = score
-            torch.save({"state": model.state_dict(), "crf": crf.state_dict() if crf else None, "epoch": ep,
+            torch.save({"state": model.state_dict(), "crf": crf.state_dict() if crf else None,
+                        "chars": chars.state_dict() if chars else None, "char_buckets": a.char_ngrams,
+                        "char_input": a.char_input, "epoch": ep,
                         "dev": res, "heads": heads, "vocab": len(rows)}, os.path.join(a.out, "best.pt"))
             if crf is not None:
                 json.dump(crf.config(), open(os.path.join(a.out, "transitions.json"), "w"))

@@ -1,0 +1,25 @@
+"""Character n-grams of a word, hashed into buckets: the evidence the
+`--char-ngrams` emission term of train.py reads (a learned label score per
+bucket, averaged over the word's n-grams and added to the word's logits), so
+that a name split into many word pieces is also seen as one string of
+letters. Torch-free and deterministic (CRC-32 of the n-gram's UTF-8), so a
+service port can compute the same buckets.
+"""
+from __future__ import annotations
+
+import zlib
+
+BOW, EOW = "\u0002", "\u0003"  # word boundary marks, never in a normalized word
+
+
+def word_ngrams(word: str, buckets: int, n_min: int = 2, n_max: int = 4) -> list[int]:
+    """Distinct bucket ids (sorted) of the n-grams of BOW + word + EOW, for n in
+    [n_min, n_max] code points; [] for an empty word."""
+    if not word:
+        return []
+    s = BOW + word + EOW
+    out = set()
+    for n in range(n_min, n_max + 1):
+        for i in range(len(s) - n + 1):
+            out.add(zlib.crc32(s[i : i + n].encode("utf-8")) % buckets)
+    return sorted(out)
