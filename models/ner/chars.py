@@ -23,3 +23,14 @@ def word_ngrams(word: str, buckets: int, n_min: int = 2, n_max: int = 4) -> list
         for i in range(len(s) - n + 1):
             out.add(zlib.crc32(s[i : i + n].encode("utf-8")) % buckets)
     return sorted(out)
+
+
+def piece_ngrams(piece: str, buckets: int, n_min: int = 2, n_max: int = 4) -> list[int]:
+    """word_ngrams of a word piece: its leading `▁` (a word start) becomes BOW;
+    a piece does not know where its word ends, so no EOW."""
+    s = BOW + piece[1:] if piece.startswith("▁") else piece
+    out = set()
+    for n in range(n_min, n_max + 1):
+        for i in range(len(s) - n + 1):
+            out.add(zlib.crc32(s[i : i + n].encode("utf-8")) % buckets)
+    return sorted(out)

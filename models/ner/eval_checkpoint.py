@@ -32,6 +32,7 @@ def load(ckpt, vocab_size):
     without --crf / --char-ngrams)."""
     state = torch.load(ckpt, map_location="cpu", weights_only=False)
     model = E5Ner(vocab_size, heads=["mean"], char_buckets=state.get("char_input", 0))
+    model.char_source = "piece" if state.get("char_pieces") else "word"
     model.load_state_dict(state["state"])
     crf = None
     if state.get("crf") is not None:

@@ -53,6 +53,7 @@ class E5Ner(nn.Module):
         self.chars = nn.EmbeddingBag(char_buckets, H, mode="mean") if char_buckets else None
         if self.chars is not None:
             nn.init.zeros_(self.chars.weight)
+        self.char_source = "word"  # or "piece": whose n-grams chars reads (train.py --char-pieces)
         self.pos = nn.Embedding(maxpos, H)
         self.typ = nn.Parameter(torch.zeros(H))
         self.eln = nn.LayerNorm(H, eps=eps)

@@ -40,12 +40,12 @@ import torch.nn.functional as F
 from tokenizers import Tokenizer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from chars import word_ngrams  # noqa: E402
+from chars import piece_ngrams, word_ngrams  # noqa: E402
 from augment import add_proclitics, mask_entities, mention_pool, replace_mentions  # noqa: E402
 from data import LABEL2ID, LABELS, entity_surfaces, gold_entities, model_words, read_conll, split  # noqa: E402
 from evaluate import seen_unseen, summary  # noqa: E402
 from infer import (allowed_matrix, decode, make_windows, prf, text_words, window_inputs,  # noqa: E402
-                   word_logits_many, word_pieces, PAD)
+                   word_logits_many, word_pieces, BOS, EOS, PAD)
 from model import E5Ner, load_pretrained  # noqa: E402
 
 
@@ -136,6 +136,23 @@ def collate(ex, idx):
 @functools.lru_cache(maxsize=None)
 def cached_ngrams(word, buckets):
     return tuple(word_ngrams(word, buckets))
+
+
+def piece_char_bags(ids, tok, buckets, cache={}):
+    """E5Ner.encode's char_bags when the n-grams are each piece's own
+    (train.py --char-pieces): a function of the piece id alone, so an export
+    could fold them into the piece embeddings."""
+    key = (id(tok), buckets)
+    if key not in cache:
+        specials = {BOS, EOS, PAD}
+        cache[key] = [() if i in specials else tuple(piece_ngrams(tok.id_to_token(i) or "", buckets))
+                      for i in range(tok.get_vocab_size())]
+    table = cache[key]
+    flat, offsets = [], []
+    for i in ids.reshape(-1).tolist():
+        offsets.append(len(flat))
+        flat.extend(table[i])
+    return torch.tensor(flat, dtype=torch.long), torch.tensor(offsets, dtype=torch.long)
 
 
 def token_char_bags(rows, T, buckets):
@@ -281,7 +298,9 @@ def evaluate_texts(model, tok, texts, golds, max_tokens, heads, batch=16, seen_s
                 ids[r, : len(all_ids[i])] = torch.tensor(all_ids[i])
                 mask[r, : len(all_ids[i])] = 1
             bags = None
-            if model.chars is not None:
+            if model.chars is not None and model.char_source == "piece":
+                bags = piece_char_bags(ids, tok, model.chars.num_embeddings)
+            elif model.chars is not None:
                 bags = token_char_bags([win_words[i] for i in idx], T, model.chars.num_embeddings)
             h = model.encode(ids, mask, bags)
             lg = torch.stack([model.heads[hd](h) for hd in heads], dim=2).numpy()
@@ -291,7 +310,7 @@ def evaluate_texts(model, tok, texts, golds, max_tokens, heads, batch=16, seen_s
 
     words = [text_words(t) for t in texts]
     wl = word_logits_many(tok, [norm for _, norm in words], logits_fn, heads, max_tokens,
-                          with_words=model.chars is not None)
+                          with_words=model.chars is not None and model.char_source == "word")
     res, cfg = {}, crf.config() if crf else None
     for h, hd in enumerate(heads):
         preds = []
@@ -358,6 +377,8 @@ def main():
     ap.add_argument("--char-lr", type=float, default=5e-3, help="learning rate of the char tables")
     ap.add_argument("--char-input", type=int, default=0, metavar="BUCKETS",
                     help="add each piece's word's hashed character 2-4-grams to its input embedding (E5Ner.chars)")
+    ap.add_argument("--char-pieces", action="store_true",
+                    help="with --char-input: each piece's own n-grams instead of its word's")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -412,6 +433,7 @@ def main():
           f"dev sents {len(dev)}", flush=True)
 
     model = E5Ner(len(rows), heads=heads, char_buckets=a.char_input)
+    model.char_source = "piece" if a.char_pieces else "word"
     load_pretrained(model, a.e5_bin, rows)
     crf = CRF() if a.crf else None
     chars = CharEmission(a.char_ngrams) if a.char_ngrams else None
@@ -492,7 +514,9 @@ def main():
             ids, mask, first, last, meanm, lab = collate(ex_ep, idx)
             set_lr(step)
             bags = None
-            if model.chars is not None:
+            if model.chars is not None and a.char_pieces:
+                bags = piece_char_bags(ids, tok, a.char_input)
+            elif model.chars is not None:
                 bags = token_char_bags([list(zip(ex_ep[i][1], ex_ep[i][3])) for i in idx], ids.shape[1],
                                        a.char_input)
             h = model.encode(ids, mask, bags)
@@ -539,7 +563,7 @@ def main():
             best = score
             torch.save({"state": model.state_dict(), "crf": crf.state_dict() if crf else None,
                         "chars": chars.state_dict() if chars else None, "char_buckets": a.char_ngrams,
-                        "char_input": a.char_input, "epoch": ep,
+                        "char_input": a.char_input, "char_pieces": a.char_pieces, "epoch": ep,
                         "dev": res, "heads": heads, "vocab": len(rows)}, os.path.join(a.out, "best.pt"))
             if crf is not None:
                 json.dump(crf.config(), open(os.path.join(a.out, "transitions.json"), "w"))
