@@ -181,6 +181,10 @@ def test_word_ngrams():
     assert all(0 <= i < 64 for i in word_ngrams("كوناري", 64))
     # repeated n-grams count once: ^a aa a$ / ^aa aaa aa$ / ^aaa aaaa aaa$ (aa thrice, aaa twice)
     assert len(word_ngrams("aaaaa", 1 << 20)) == 9
+    from chars import piece_ngrams
+    # a word-initial piece is the word's n-grams without those that reach its end
+    assert set(piece_ngrams("\u2581مون", 1 << 20)) < set(ids) and len(piece_ngrams("\u2581مون", 1 << 20)) == 6
+    assert len(piece_ngrams("ون", 1 << 20)) == 1  # a word-inner piece: no boundary marks
 
 
 def test_anercorp(path):
