@@ -221,6 +221,9 @@ def main():
     torch.set_num_threads(2)
     os.makedirs(a.work, exist_ok=True)
     ck = torch.load(os.path.join(a.run_dir, "best.pt"), map_location="cpu", weights_only=False)
+    if ck.get("chars") is not None or ck.get("char_input"):
+        raise SystemExit(f"{a.run_dir}: a --char-ngrams / --char-input run; the service has no char n-gram "
+                         "input yet, so such runs cannot be exported")
     hist = json.load(open(os.path.join(a.run_dir, "history.json")))
     dev_heads = {h: ck["dev"][h]["micro"]["f1"] for h in ck["heads"]}
     pooling = a.pooling or max(dev_heads, key=dev_heads.get)

@@ -20,6 +20,10 @@ piece embeddings as pretrained.
 log-likelihood instead of per-word cross-entropy); DEV is decoded with its
 transition scores, and OUT/transitions.json (the best epoch's) is what
 export.py writes into config.json.
+--char-ngrams and --char-input add character evidence from the words' hashed
+2-4-grams (chars.py): a label score per n-gram added to the word's logits, or
+the word's n-gram vector added to each of its pieces' input embeddings
+(--char-pieces: each piece's own n-grams); both learn at --char-lr.
 The run saves OUT_DIR/last.pt (weights, optimizer, position) every
 --save-every steps and after each epoch; `--resume` continues from it.
 """
