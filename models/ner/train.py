@@ -142,16 +142,19 @@ def cached_ngrams(word, buckets):
     return tuple(word_ngrams(word, buckets))
 
 
-def piece_char_bags(ids, tok, buckets, cache={}):
+@functools.lru_cache(maxsize=None)
+def piece_ngram_table(tok, buckets):
+    """Per piece id, its own n-gram buckets (none for the special pieces)."""
+    specials = {BOS, EOS, PAD}
+    return [() if i in specials else tuple(piece_ngrams(tok.id_to_token(i) or "", buckets))
+            for i in range(tok.get_vocab_size())]
+
+
+def piece_char_bags(ids, tok, buckets):
     """E5Ner.encode's char_bags when the n-grams are each piece's own
     (train.py --char-pieces): a function of the piece id alone, so an export
     could fold them into the piece embeddings."""
-    key = (id(tok), buckets)
-    if key not in cache:
-        specials = {BOS, EOS, PAD}
-        cache[key] = [() if i in specials else tuple(piece_ngrams(tok.id_to_token(i) or "", buckets))
-                      for i in range(tok.get_vocab_size())]
-    table = cache[key]
+    table = piece_ngram_table(tok, buckets)
     flat, offsets = [], []
     for i in ids.reshape(-1).tolist():
         offsets.append(len(flat))
@@ -244,13 +247,6 @@ class CharEmission(torch.nn.Module):
         self.buckets = buckets
         self.bag = torch.nn.EmbeddingBag(buckets, n_labels, mode="mean")
         torch.nn.init.zeros_(self.bag.weight)
-        self._cache = {}
-
-    def ngrams(self, word):
-        ids = self._cache.get(word)
-        if ids is None:
-            ids = self._cache[word] = word_ngrams(word, self.buckets)
-        return ids
 
     def forward(self, words_rows, W):
         """[B, W, labels] scores for rows of words (padded rows score 0)."""
@@ -259,7 +255,7 @@ class CharEmission(torch.nn.Module):
             for w in range(W):
                 offsets.append(len(flat))
                 if w < len(words):
-                    flat.extend(self.ngrams(words[w]))
+                    flat.extend(cached_ngrams(words[w], self.buckets))
         out = self.bag(torch.tensor(flat, dtype=torch.long), torch.tensor(offsets, dtype=torch.long))
         return out.view(len(words_rows), W, -1)
 
@@ -384,6 +380,8 @@ def main():
     ap.add_argument("--char-pieces", action="store_true",
                     help="with --char-input: each piece's own n-grams instead of its word's")
     a = ap.parse_args()
+    if a.char_pieces and not a.char_input:
+        ap.error("--char-pieces needs --char-input")
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     rng = random.Random(a.seed)
