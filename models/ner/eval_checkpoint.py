@@ -8,7 +8,8 @@ training runs were scored.
 CORPUS is the file the runs trained on (ANERcorp, or the newsroom supplement's
 output for newsroom labels); its docs split gives DEV and the TRAIN surfaces
 for seen/unseen. A run trained with --crf decodes with its CRF's transitions,
-one with --char-ngrams adds its CharEmission's scores.
+one with --char-ngrams adds its CharEmission's scores, one with --char-input
+reads the n-grams at the input.
 Needs torch (the training venv).
 """
 from __future__ import annotations
@@ -31,8 +32,8 @@ def load(ckpt, vocab_size):
     """The model (mean head), its CRF and its CharEmission (None for a run
     without --crf / --char-ngrams)."""
     state = torch.load(ckpt, map_location="cpu", weights_only=False)
-    model = E5Ner(vocab_size, heads=["mean"], char_buckets=state.get("char_input", 0))
-    model.char_source = "piece" if state.get("char_pieces") else "word"
+    model = E5Ner(vocab_size, heads=["mean"], char_buckets=state.get("char_input", 0),
+                  char_source="piece" if state.get("char_pieces") else "word")
     model.load_state_dict(state["state"])
     crf = None
     if state.get("crf") is not None:

@@ -45,7 +45,7 @@ class Layer(nn.Module):
 
 class E5Ner(nn.Module):
     def __init__(self, vocab, H=384, L=12, NH=12, FF=1536, maxpos=512, eps=1e-12,
-                 num_labels=9, heads=POOLINGS, dropout=0.1, char_buckets=0):
+                 num_labels=9, heads=POOLINGS, dropout=0.1, char_buckets=0, char_source="word"):
         super().__init__()
         self.word = nn.Embedding(vocab, H)
         # hashed character n-grams of each piece's word (chars.word_ngrams), added
@@ -53,7 +53,7 @@ class E5Ner(nn.Module):
         self.chars = nn.EmbeddingBag(char_buckets, H, mode="mean") if char_buckets else None
         if self.chars is not None:
             nn.init.zeros_(self.chars.weight)
-        self.char_source = "word"  # or "piece": whose n-grams chars reads (train.py --char-pieces)
+        self.char_source = char_source  # or "piece": whose n-grams chars reads (train.py --char-pieces)
         self.pos = nn.Embedding(maxpos, H)
         self.typ = nn.Parameter(torch.zeros(H))
         self.eln = nn.LayerNorm(H, eps=eps)

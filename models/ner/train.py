@@ -178,6 +178,17 @@ def token_char_bags(rows, T, buckets):
     return torch.tensor(flat, dtype=torch.long), torch.tensor(offsets, dtype=torch.long)
 
 
+def char_bags(model, tok, ids, rows):
+    """E5Ner.encode's char_bags for a padded batch `ids` (None for a model
+    without chars); rows = per window, (token positions, normalized word) of
+    its words, read only when the n-grams are the words'."""
+    if model.chars is None:
+        return None
+    if model.char_source == "piece":
+        return piece_char_bags(ids, tok, model.chars.num_embeddings)
+    return token_char_bags(rows, ids.shape[1], model.chars.num_embeddings)
+
+
 def word_hidden(h, first, last, meanm, pooling):
     H = h.shape[-1]
     if pooling == "first":
@@ -297,12 +308,8 @@ def evaluate_texts(model, tok, texts, golds, max_tokens, heads, batch=16, seen_s
             for r, i in enumerate(idx):
                 ids[r, : len(all_ids[i])] = torch.tensor(all_ids[i])
                 mask[r, : len(all_ids[i])] = 1
-            bags = None
-            if model.chars is not None and model.char_source == "piece":
-                bags = piece_char_bags(ids, tok, model.chars.num_embeddings)
-            elif model.chars is not None:
-                bags = token_char_bags([win_words[i] for i in idx], T, model.chars.num_embeddings)
-            h = model.encode(ids, mask, bags)
+            rows = [win_words[i] for i in idx] if win_words is not None else None
+            h = model.encode(ids, mask, char_bags(model, tok, ids, rows))
             lg = torch.stack([model.heads[hd](h) for hd in heads], dim=2).numpy()
             for r, i in enumerate(idx):
                 outs[i] = lg[r, : len(all_ids[i])]
@@ -434,8 +441,8 @@ def main():
     print(f"split {a.split}: train sents {len(train)} ({n_aner} ANERcorp) -> {len(ex)} windows, {n_pieces} pieces; "
           f"dev sents {len(dev)}", flush=True)
 
-    model = E5Ner(len(rows), heads=heads, char_buckets=a.char_input)
-    model.char_source = "piece" if a.char_pieces else "word"
+    model = E5Ner(len(rows), heads=heads, char_buckets=a.char_input,
+                  char_source="piece" if a.char_pieces else "word")
     load_pretrained(model, a.e5_bin, rows)
     crf = CRF() if a.crf else None
     chars = CharEmission(a.char_ngrams) if a.char_ngrams else None
@@ -515,13 +522,8 @@ def main():
                 continue
             ids, mask, first, last, meanm, lab = collate(ex_ep, idx)
             set_lr(step)
-            bags = None
-            if model.chars is not None and a.char_pieces:
-                bags = piece_char_bags(ids, tok, a.char_input)
-            elif model.chars is not None:
-                bags = token_char_bags([list(zip(ex_ep[i][1], ex_ep[i][3])) for i in idx], ids.shape[1],
-                                       a.char_input)
-            h = model.encode(ids, mask, bags)
+            rows = [list(zip(ex_ep[i][1], ex_ep[i][3])) for i in idx] if model.chars is not None else None
+            h = model.encode(ids, mask, char_bags(model, tok, ids, rows))
             loss = 0.0
             for hd in loss_heads:
                 lg = model.heads[hd](word_hidden(h, first, last, meanm, hd))
