@@ -59,6 +59,29 @@ fn long_request(id: &str) -> AnalyzeRequest {
     }
 }
 
+/// How a call on a connection opened before the signal is refused. Either it
+/// reaches the service, which answers UNAVAILABLE, or the server's GOAWAY
+/// has closed the idle connection under it first, which the tonic client
+/// reports as CANCELLED with the closed connection as its source (CI stop
+/// 23 saw the latter). Either way the call was not served, and the
+/// `khulasa` client retries both codes on another replica.
+fn refused_by_drain(status: &tonic::Status) -> bool {
+    match status.code() {
+        Code::Unavailable => true,
+        Code::Cancelled => {
+            let mut source = std::error::Error::source(status);
+            while let Some(err) = source {
+                if err.is::<tonic::transport::Error>() {
+                    return true;
+                }
+                source = err.source();
+            }
+            false
+        }
+        _ => false,
+    }
+}
+
 fn send_signal(server: &Server, signal: &str) {
     let status = std::process::Command::new("kill")
         .arg(format!("-{signal}"))
@@ -109,7 +132,7 @@ async fn sigterm_flips_health_drains_an_in_flight_request_then_exits_zero() {
 }
 
 #[tokio::test]
-async fn calls_after_sigterm_are_unavailable() {
+async fn calls_after_sigterm_are_refused() {
     let server = Server::start_serving(&["--drain-seconds", "600"]).await;
     // A client connected before the signal, and the drain held open.
     let mut connected = server.client().await;
@@ -121,12 +144,12 @@ async fn calls_after_sigterm_are_unavailable() {
     server.terminate();
     assert_eq!(next_status(&mut watch).await, ServingStatus::NotServing);
     // The server is draining: a new call on the old connection and a call
-    // on a new connection are both UNAVAILABLE.
+    // on a new connection are both refused.
     let status = connected
         .analyze(request("after", ECONOMY))
         .await
         .expect_err("no new calls while draining");
-    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert!(refused_by_drain(&status), "{status:?}");
     let fresh = Channel::from_shared(server.addr.clone())
         .unwrap()
         .connect_lazy();
