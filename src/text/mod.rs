@@ -1,8 +1,10 @@
 //! Text handling that every task shares: Arabic-aware sentence segmentation,
 //! word splitting, removal-only normalization with a map back to the original
-//! offsets, code-point/byte offset conversion and language detection.
+//! offsets, code-point/byte offset conversion, language detection and the
+//! hashed character n-grams a model may read per word.
 
 pub mod arabic;
+pub mod char_ngrams;
 mod chars;
 pub mod lang;
 pub mod normalize;
