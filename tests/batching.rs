@@ -31,8 +31,10 @@ fn articles() -> Vec<String> {
     out
 }
 
-/// What must match: summary sentence spans, entity labels and spans.
-type Answer = (Vec<(u32, u32)>, Vec<(String, u32, u32)>);
+/// What must match: summary sentence spans, entity labels and spans, and
+/// the entities' scores to the bit (a window's numbers must not depend on
+/// the windows it shares a call with).
+type Answer = (Vec<(u32, u32)>, Vec<(String, u32, u32, u32)>);
 
 fn answer(resp: AnalyzeResponse) -> Answer {
     let summary = resp
@@ -42,7 +44,7 @@ fn answer(resp: AnalyzeResponse) -> Answer {
     let entities = resp
         .entities
         .into_iter()
-        .map(|e| (e.label, e.start, e.end))
+        .map(|e| (e.label, e.start, e.end, e.score.to_bits()))
         .collect();
     (summary, entities)
 }

@@ -1,5 +1,5 @@
-//! Dynamic batching across requests: rows (token id sequences) from concurrent
-//! requests share one ONNX call.
+//! Dynamic batching across requests: rows (token id sequences, with their
+//! n-gram bags if any) from concurrent requests share one ONNX call.
 //!
 //! Callers submit all rows of one request at once and block until each row's
 //! output is back or their stop signal fires: each row carries a one-shot
@@ -26,7 +26,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::{metric_names, ModelError};
+use super::{metric_names, row::Row, ModelError};
 use crate::stop::StopSignal;
 
 /// Padded tokens per intra-op thread that one ONNX call may hold. Measured
@@ -140,7 +140,7 @@ impl Batching {
 
 /// Runs one padded batch on whichever session is free: one output vector per
 /// row, in row order. What a batch worker calls; tests give a fake.
-pub(crate) type RunRows = dyn Fn(&[&[u32]]) -> Result<Vec<Vec<f32>>, ModelError> + Send + Sync;
+pub(crate) type RunRows = dyn Fn(&[&Row]) -> Result<Vec<Vec<f32>>, ModelError> + Send + Sync;
 
 /// Articles being analyzed right now, shared by every batcher: a worker only
 /// waits for rows while more articles are in flight than it has rows from.
@@ -267,8 +267,8 @@ impl Drop for Reply {
     }
 }
 
-struct Row {
-    tokens: Vec<u32>,
+struct QueuedRow {
+    row: Row,
     request: u64,
     reply: Reply,
     queued: Instant,
@@ -276,7 +276,7 @@ struct Row {
 
 #[derive(Default)]
 struct Queue {
-    rows: VecDeque<Row>,
+    rows: VecDeque<QueuedRow>,
     closed: bool,
     next_request: u64,
 }
@@ -332,7 +332,7 @@ impl Batcher {
     /// disturbing anyone else's batch.
     pub(crate) fn run(
         &self,
-        rows: Vec<Vec<u32>>,
+        rows: Vec<Row>,
         stop: &StopSignal,
     ) -> Result<Vec<Vec<f32>>, ModelError> {
         if rows.is_empty() {
@@ -344,9 +344,9 @@ impl Batcher {
             let request = queue.next_request;
             queue.next_request += 1;
             let now = Instant::now();
-            for (index, tokens) in rows.into_iter().enumerate() {
-                queue.rows.push_back(Row {
-                    tokens,
+            for (index, row) in rows.into_iter().enumerate() {
+                queue.rows.push_back(QueuedRow {
+                    row,
                     request,
                     reply: Reply {
                         to: Arc::downgrade(&replies),
@@ -414,7 +414,7 @@ fn work(shared: &Shared) {
             }
             let mut picked = pick(&queue.rows, shared.config.max_tokens);
             picked.sort_unstable_by(|a, b| b.cmp(a));
-            let mut batch: Vec<Row> = picked
+            let mut batch: Vec<QueuedRow> = picked
                 .into_iter()
                 .filter_map(|i| queue.rows.remove(i))
                 .collect();
@@ -428,8 +428,8 @@ fn work(shared: &Shared) {
     }
 }
 
-fn run_batch(shared: &Shared, batch: Vec<Row>) {
-    let rows: Vec<&[u32]> = batch.iter().map(|r| r.tokens.as_slice()).collect();
+fn run_batch(shared: &Shared, batch: Vec<QueuedRow>) {
+    let rows: Vec<&Row> = batch.iter().map(|r| &r.row).collect();
     let width = rows.iter().map(|r| r.len()).max().unwrap_or(0);
     metrics::histogram!(metric_names::BATCH_SIZE, "model" => shared.name.clone())
         .record(rows.len() as f64);
@@ -463,27 +463,23 @@ fn run_batch(shared: &Shared, batch: Vec<Row>) {
 }
 
 /// Distinct requests with queued rows.
-fn requests_in(rows: &VecDeque<Row>) -> usize {
+fn requests_in(rows: &VecDeque<QueuedRow>) -> usize {
     let mut ids: Vec<u64> = rows.iter().map(|r| r.request).collect();
     ids.sort_unstable();
     ids.dedup();
     ids.len()
 }
 
-fn padded_tokens(rows: &VecDeque<Row>, picked: &[usize]) -> usize {
-    let width = picked
-        .iter()
-        .map(|&i| rows[i].tokens.len())
-        .max()
-        .unwrap_or(0);
+fn padded_tokens(rows: &VecDeque<QueuedRow>, picked: &[usize]) -> usize {
+    let width = picked.iter().map(|&i| rows[i].row.len()).max().unwrap_or(0);
     width * picked.len()
 }
 
 /// Queue indices of the next batch: the oldest row, then the rows nearest to
 /// it in length while the padded size (rows × longest) fits `max_tokens`
 /// and the padding stays within `MAX_PADDING`.
-fn pick(rows: &VecDeque<Row>, max_tokens: usize) -> Vec<usize> {
-    let lens: Vec<usize> = rows.iter().map(|r| r.tokens.len()).collect();
+fn pick(rows: &VecDeque<QueuedRow>, max_tokens: usize) -> Vec<usize> {
+    let lens: Vec<usize> = rows.iter().map(|r| r.row.len()).collect();
     pick_by_length(&lens, max_tokens)
 }
 
@@ -527,18 +523,18 @@ mod tests {
 
     fn fake(
         sessions: usize,
-        model: impl Fn(&[&[u32]]) -> Result<Vec<Vec<f32>>, ModelError> + Send + Sync + 'static,
+        model: impl Fn(&[&Row]) -> Result<Vec<Vec<f32>>, ModelError> + Send + Sync + 'static,
     ) -> Fake {
         let ran = Arc::new(Mutex::new(Vec::new()));
         let (entered_tx, entered) = mpsc::channel();
         let (open, gate) = mpsc::channel::<()>();
         let (entered_tx, gate) = (Mutex::new(entered_tx), Mutex::new(gate));
         let record = Arc::clone(&ran);
-        let run = move |rows: &[&[u32]]| {
+        let run = move |rows: &[&Row]| {
             record
                 .lock()
                 .unwrap()
-                .extend(rows.iter().map(|r| r.to_vec()));
+                .extend(rows.iter().map(|r| r.tokens().to_vec()));
             let _ = entered_tx.lock().unwrap().send(());
             let _ = gate.lock().unwrap().recv();
             model(rows)
@@ -560,11 +556,16 @@ mod tests {
     }
 
     /// Each row's output is its tokens as floats.
-    fn echo(rows: &[&[u32]]) -> Result<Vec<Vec<f32>>, ModelError> {
+    fn echo(rows: &[&Row]) -> Result<Vec<Vec<f32>>, ModelError> {
         Ok(rows
             .iter()
-            .map(|r| r.iter().map(|&t| t as f32).collect())
+            .map(|r| r.tokens().iter().map(|&t| t as f32).collect())
             .collect())
+    }
+
+    /// Rows of token ids only.
+    fn plain(rows: Vec<Vec<u32>>) -> Vec<Row> {
+        rows.into_iter().map(Row::from).collect()
     }
 
     #[test]
@@ -576,7 +577,10 @@ mod tests {
             .iter()
             .map(|r| r.iter().map(|&t| t as f32).collect())
             .collect();
-        assert_eq!(f.batcher.run(rows, &StopSignal::never()).unwrap(), want);
+        assert_eq!(
+            f.batcher.run(plain(rows), &StopSignal::never()).unwrap(),
+            want
+        );
     }
 
     #[test]
@@ -593,7 +597,7 @@ mod tests {
                 canceller.cancel();
                 entered
             });
-            let err = f.batcher.run(vec![vec![1, 2]], &stop).unwrap_err();
+            let err = f.batcher.run(plain(vec![vec![1, 2]]), &stop).unwrap_err();
             assert!(
                 matches!(err, ModelError::Stopped(Stopped::Cancelled)),
                 "{err}"
@@ -601,7 +605,7 @@ mod tests {
         });
         // Its deadline passes while the worker is still busy with the row above.
         let late = StopSignal::new(Some(Instant::now() + Duration::from_millis(30)));
-        let err = f.batcher.run(vec![vec![3]], &late).unwrap_err();
+        let err = f.batcher.run(plain(vec![vec![3]]), &late).unwrap_err();
         assert!(
             matches!(err, ModelError::Stopped(Stopped::DeadlineExceeded)),
             "{err}"
@@ -614,13 +618,13 @@ mod tests {
     fn a_stopped_request_rows_are_not_run() {
         let f = fake(1, echo);
         std::thread::scope(|s| {
-            let first = s.spawn(|| f.batcher.run(vec![vec![1; 4]], &StopSignal::never()));
+            let first = s.spawn(|| f.batcher.run(plain(vec![vec![1; 4]]), &StopSignal::never()));
             // The only worker is busy with the first request; the second
             // queues its rows behind it and is cancelled before they start.
             f.entered.recv().unwrap();
             let stop = StopSignal::never();
             stop.cancel();
-            let err = f.batcher.run(vec![vec![7; 4], vec![8; 4]], &stop);
+            let err = f.batcher.run(plain(vec![vec![7; 4], vec![8; 4]]), &stop);
             assert!(matches!(err, Err(ModelError::Stopped(Stopped::Cancelled))));
             drop(f.open);
             assert_eq!(first.join().unwrap().unwrap(), vec![vec![1.0; 4]]);
@@ -631,11 +635,11 @@ mod tests {
 
     /// The error one row gets from an ungated fake running `model`.
     fn error_from(
-        model: impl Fn(&[&[u32]]) -> Result<Vec<Vec<f32>>, ModelError> + Send + Sync + 'static,
+        model: impl Fn(&[&Row]) -> Result<Vec<Vec<f32>>, ModelError> + Send + Sync + 'static,
     ) -> ModelError {
         let f = fake(1, model);
         drop(f.open);
-        let result = f.batcher.run(vec![vec![1]], &StopSignal::never());
+        let result = f.batcher.run(plain(vec![vec![1]]), &StopSignal::never());
         result.expect_err("the fake model fails")
     }
 

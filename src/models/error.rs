@@ -14,6 +14,8 @@ pub enum ModelError {
     Directory { dir: PathBuf, reason: String },
     #[error("tokenizer: {0}")]
     Tokenizer(String),
+    #[error("model input {name}: {reason}")]
+    Input { name: String, reason: String },
     #[error("model output {name}: {reason}")]
     Output { name: String, reason: String },
     /// A batch worker went away with the request's rows (it panicked).

@@ -6,6 +6,7 @@ pub mod batcher;
 mod error;
 pub mod manifest;
 mod pool;
+mod row;
 mod runner;
 pub mod runtime;
 pub mod sentence_encoder;

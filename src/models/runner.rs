@@ -1,4 +1,5 @@
-//! One way to run the rows (token id sequences) of the BERT-like models, the
+//! One way to run the rows (token id sequences, with n-gram bags for a model
+//! that reads them) of the BERT-like models, the
 //! sentence encoder and the token classifier: through the cross-request
 //! batcher when batching is on, else in local calls of similar lengths.
 //! The choice lives here once, so each model only turns text into rows and
@@ -10,6 +11,7 @@ use ort::session::Session;
 
 use super::{
     batcher::{length_groups, Batcher, Batching, RunRows},
+    row::Row,
     ModelError, SessionPool,
 };
 use crate::stop::StopSignal;
@@ -39,12 +41,9 @@ impl RowRunner {
         sessions: usize,
         batching: &Batching,
         max_rows: usize,
-        run: impl Fn(&mut Session, &[&[u32]]) -> Result<Vec<Vec<f32>>, ModelError>
-            + Send
-            + Sync
-            + 'static,
+        run: impl Fn(&mut Session, &[&Row]) -> Result<Vec<Vec<f32>>, ModelError> + Send + Sync + 'static,
     ) -> Result<Self, ModelError> {
-        let run = move |rows: &[&[u32]]| pool.with_session(|session| run(session, rows));
+        let run = move |rows: &[&Row]| pool.with_session(|session| run(session, rows));
         Self::new(name, sessions, batching, max_rows, Arc::new(run))
     }
 
@@ -71,7 +70,7 @@ impl RowRunner {
     /// while waiting for the batcher) when `stop` fires.
     pub(crate) fn run(
         &self,
-        rows: Vec<Vec<u32>>,
+        rows: Vec<Row>,
         stop: &StopSignal,
     ) -> Result<Vec<Vec<f32>>, ModelError> {
         match self {
@@ -89,18 +88,18 @@ impl RowRunner {
 /// [`length_groups`] of at most `max_rows` rows, checking `stop` between
 /// calls. One output per row, in row order.
 fn run_local(
-    rows: &[Vec<u32>],
+    rows: &[Row],
     max_tokens: usize,
     max_rows: usize,
     stop: &StopSignal,
     run: &RunRows,
 ) -> Result<Vec<Vec<f32>>, ModelError> {
-    let lens: Vec<usize> = rows.iter().map(Vec::len).collect();
+    let lens: Vec<usize> = rows.iter().map(Row::len).collect();
     let mut out = vec![Vec::new(); rows.len()];
     for group in length_groups(&lens, max_tokens) {
         for call in group.chunks(max_rows.max(1)) {
             stop.check()?;
-            let batch: Vec<&[u32]> = call.iter().map(|&i| rows[i].as_slice()).collect();
+            let batch: Vec<&Row> = call.iter().map(|&i| &rows[i]).collect();
             let outputs = run(&batch)?;
             for (&i, output) in call.iter().zip(outputs) {
                 out[i] = output;
@@ -121,7 +120,7 @@ mod tests {
     fn counting() -> (Arc<RunRows>, Arc<Mutex<Vec<usize>>>) {
         let calls = Arc::new(Mutex::new(Vec::new()));
         let record = Arc::clone(&calls);
-        let run = move |rows: &[&[u32]]| {
+        let run = move |rows: &[&Row]| {
             record.lock().unwrap().push(rows.len());
             Ok(rows.iter().map(|r| vec![r.len() as f32]).collect())
         };
@@ -149,7 +148,7 @@ mod tests {
     fn local_calls_keep_row_order_and_the_row_cap() {
         let (run, calls) = counting();
         let runner = RowRunner::new("m", 1, &Batching::off(), 2, run).unwrap();
-        let rows = vec![vec![1; 9], vec![1; 3], vec![1; 9], vec![1; 9], vec![1; 3]];
+        let rows = [9, 3, 9, 9, 3].map(|n| Row::from(vec![1; n])).to_vec();
         let out = runner.run(rows, &StopSignal::never()).unwrap();
         assert_eq!(
             out,
@@ -164,7 +163,7 @@ mod tests {
         let runner = RowRunner::new("m", 1, &Batching::off(), 2, run).unwrap();
         let stop = StopSignal::never();
         stop.cancel();
-        let err = runner.run(vec![vec![1; 4]], &stop).unwrap_err();
+        let err = runner.run(vec![Row::from(vec![1; 4])], &stop).unwrap_err();
         assert!(
             matches!(err, ModelError::Stopped(Stopped::Cancelled)),
             "{err}"

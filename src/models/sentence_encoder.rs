@@ -6,8 +6,8 @@ use std::path::Path;
 use tokenizers::Tokenizer;
 
 use super::{
-    batcher::Batching, runner::RowRunner, tokenizer, Manifest, ModelError, ModelKind, Runtime,
-    SessionLayout, SessionPool,
+    batcher::Batching, row::Row, runner::RowRunner, tokenizer, Manifest, ModelError, ModelKind,
+    Runtime, SessionLayout, SessionPool,
 };
 use crate::stop::StopSignal;
 
@@ -75,7 +75,7 @@ impl SentenceEncoder {
     pub fn embed(&self, texts: &[&str], stop: &StopSignal) -> Result<Vec<Vec<f32>>, ModelError> {
         let max_tokens = self.manifest.max_tokens.max(2);
         let tokenizing = std::time::Instant::now();
-        let mut encoded: Vec<Vec<u32>> = Vec::with_capacity(texts.len());
+        let mut encoded: Vec<Row> = Vec::with_capacity(texts.len());
         for text in texts {
             let input = format!("{}{}", self.prefix, text);
             let enc = self
@@ -87,7 +87,7 @@ impl SentenceEncoder {
                 ids.truncate(max_tokens - 1);
                 ids.push(EOS_ID);
             }
-            encoded.push(ids);
+            encoded.push(Row::from(ids));
         }
         super::record_tokenize(&self.manifest.name, tokenizing.elapsed());
         self.runner.run(encoded, stop)
@@ -97,9 +97,9 @@ impl SentenceEncoder {
 /// One padded ONNX call; each row's embedding.
 fn run_rows(
     session: &mut ort::session::Session,
-    rows: &[&[u32]],
+    rows: &[&Row],
 ) -> Result<Vec<Vec<f32>>, ModelError> {
-    let (_, outputs) = tokenizer::run_padded(session, rows, PAD_ID)?;
+    let (_, outputs) = tokenizer::run_padded(session, rows, PAD_ID, None)?;
     let (out_shape, data) = outputs["sentence_embedding"].try_extract_tensor::<f32>()?;
     let dim = match out_shape.as_ref() {
         [b, d] if *b as usize == rows.len() && *d > 0 => *d as usize,

@@ -8,17 +8,23 @@
 //! that a sentence's mean token vector stands in for a sentence encoder's
 //! embedding of it. The summary then reads its sentence vectors from the same
 //! forward pass as the entities instead of encoding the article again.
+//!
+//! A model may also read hashed character n-grams of each token's word
+//! (`khulasa.char_ngrams`): every piece of a word carries the word's bag, so
+//! a name split into many pieces is also seen as one string of letters.
 
-use std::{collections::BTreeMap, path::Path};
+use std::{collections::BTreeMap, iter, num::NonZeroU32, ops::Range, path::Path};
 
 use serde::Deserialize;
 use tokenizers::Tokenizer;
 
 use super::{
-    batcher::Batching, runner::RowRunner, tokenizer, windows, Manifest, ModelError, ModelKind,
-    Runtime, SessionLayout, SessionPool,
+    batcher::Batching,
+    row::{CharBag, Row},
+    runner::RowRunner,
+    tokenizer, windows, Manifest, ModelError, ModelKind, Runtime, SessionLayout, SessionPool,
 };
-use crate::stop::StopSignal;
+use crate::{stop::StopSignal, text::char_ngrams};
 
 const BOS_ID: u32 = 0;
 const PAD_ID: u32 = 1;
@@ -53,6 +59,64 @@ struct KhulasaConfig {
     transitions: Option<Vec<Vec<f32>>>,
     start_transitions: Option<Vec<f32>>,
     sentence_vectors: Option<SentenceHead>,
+    char_ngrams: Option<CharNgramsConfig>,
+}
+
+/// The character n-gram input as `config.json` gives it.
+#[derive(Debug, Deserialize)]
+struct CharNgramsConfig {
+    /// The ONNX input, `[batch, tokens, bag]` int64 bucket ids plus one.
+    input: String,
+    buckets: u32,
+    #[serde(default = "default_min_n")]
+    min_n: usize,
+    #[serde(default = "default_max_n")]
+    max_n: usize,
+}
+
+fn default_min_n() -> usize {
+    char_ngrams::DEFAULT_MIN_N
+}
+
+fn default_max_n() -> usize {
+    char_ngrams::DEFAULT_MAX_N
+}
+
+/// A checked [`CharNgramsConfig`]: the n-grams each word's bag holds.
+#[derive(Debug)]
+struct CharNgrams {
+    input: String,
+    buckets: NonZeroU32,
+    min_n: usize,
+    max_n: usize,
+}
+
+impl CharNgrams {
+    fn new(config: CharNgramsConfig) -> Result<Self, String> {
+        let buckets = NonZeroU32::new(config.buckets)
+            .ok_or_else(|| "char_ngrams.buckets must be positive".to_string())?;
+        if config.min_n == 0 || config.min_n > config.max_n {
+            return Err(format!(
+                "char_ngrams needs 1 <= min_n <= max_n, got min_n {} and max_n {}",
+                config.min_n, config.max_n
+            ));
+        }
+        Ok(CharNgrams {
+            input: config.input,
+            buckets,
+            min_n: config.min_n,
+            max_n: config.max_n,
+        })
+    }
+
+    fn bag(&self, word: &str) -> CharBag {
+        CharBag::new(char_ngrams::word_ngrams(
+            word,
+            self.buckets,
+            self.min_n,
+            self.max_n,
+        ))
+    }
 }
 
 /// The sentence-vector head of a token classifier.
@@ -76,6 +140,7 @@ impl Default for KhulasaConfig {
             transitions: None,
             start_transitions: None,
             sentence_vectors: None,
+            char_ngrams: None,
         }
     }
 }
@@ -101,6 +166,7 @@ pub struct TokenClassifier {
     max_pieces_per_word: usize,
     transitions: Option<Transitions>,
     sentence_head: Option<SentenceHead>,
+    char_ngrams: Option<CharNgrams>,
 }
 
 /// What one pass of the classifier read from a sequence of words.
@@ -213,10 +279,21 @@ impl TokenClassifier {
                 "sentence_vectors.dim must be positive",
             ));
         }
+        let char_ngrams = k
+            .char_ngrams
+            .map(CharNgrams::new)
+            .transpose()
+            .map_err(|reason| ModelError::dir(dir, reason))?;
         let pool = SessionPool::load(runtime, &dir.join("model.onnx"), layout)?;
+        let fed: Vec<&str> = tokenizer::TOKEN_INPUTS
+            .into_iter()
+            .chain(char_ngrams.as_ref().map(|c| c.input.as_str()))
+            .collect();
+        check_inputs(pool.input_names(), &fed).map_err(|reason| ModelError::dir(dir, reason))?;
         let outputs = RowOutputs {
             n_labels: labels.len(),
             head: sentence_head.as_ref().map(|h| (h.output.clone(), h.dim)),
+            char_input: char_ngrams.as_ref().map(|c| c.input.clone()),
         };
         let runner = RowRunner::start(
             &manifest.name,
@@ -235,8 +312,10 @@ impl TokenClassifier {
             max_pieces_per_word: k.max_pieces_per_word.max(2),
             transitions,
             sentence_head,
+            char_ngrams,
             manifest,
         };
+        // Through the same path as every article, n-gram input included.
         let warm_up = WordGroups {
             of_word: &[Some(0), Some(0)],
             count: 1,
@@ -287,6 +366,10 @@ impl TokenClassifier {
         let pieces = self.word_pieces(words)?;
         super::record_tokenize(&self.manifest.name, tokenizing.elapsed());
         let counts: Vec<usize> = pieces.iter().map(Vec::len).collect();
+        let bags: Option<Vec<CharBag>> = self
+            .char_ngrams
+            .as_ref()
+            .map(|c| words.iter().map(|w| c.bag(w.as_ref())).collect());
         let plan = windows::plan(&counts, self.max_tokens - 2);
         let owners = windows::owners(&plan, words.len());
 
@@ -294,17 +377,9 @@ impl TokenClassifier {
         let stride = n_labels + dim;
         let mut log_probs: Vec<Vec<f32>> = vec![Vec::new(); words.len()];
         for (batch, ranges) in plan.chunks(WINDOWS_PER_RUN).enumerate() {
-            let rows: Vec<Vec<u32>> = ranges
+            let rows: Vec<Row> = ranges
                 .iter()
-                .map(|range| {
-                    let mut row = Vec::with_capacity(range.len() + 2);
-                    row.push(BOS_ID);
-                    for p in &pieces[range.clone()] {
-                        row.extend_from_slice(p);
-                    }
-                    row.push(EOS_ID);
-                    row
-                })
+                .map(|range| window_row(&pieces, range.clone(), bags.as_deref()))
                 .collect();
             let outputs = self.runner.run(rows, stop)?;
             for (i, (range, row)) in ranges.iter().zip(&outputs).enumerate() {
@@ -363,11 +438,47 @@ impl TokenClassifier {
     }
 }
 
-/// The outputs one ONNX call of the classifier reads.
+/// The model's inputs must be those the classifier feeds: a `char_ngrams`
+/// block for a model without that input, or a model input that config.json
+/// does not name, is a mismatch between config.json and model.onnx.
+fn check_inputs(model: &[String], fed: &[&str]) -> Result<(), String> {
+    let same = model.len() == fed.len() && fed.iter().all(|f| model.iter().any(|m| m == f));
+    if same {
+        return Ok(());
+    }
+    Err(format!(
+        "model.onnx reads inputs {model:?} but config.json implies {fed:?} \
+         (khulasa.char_ngrams names the n-gram input)"
+    ))
+}
+
+/// The row of the window over `words`: `<s>`, the words' pieces, `</s>`.
+/// With `bags` (one per word), each piece carries its word's bag and the
+/// special tokens an empty one.
+fn window_row(pieces: &[Vec<u32>], words: Range<usize>, bags: Option<&[CharBag]>) -> Row {
+    let tokens = words.flat_map(|w| pieces[w].iter().map(move |&p| (p, w)));
+    match bags {
+        None => Row::from(
+            iter::once(BOS_ID)
+                .chain(tokens.map(|(p, _)| p))
+                .chain(iter::once(EOS_ID))
+                .collect::<Vec<_>>(),
+        ),
+        Some(bags) => Row::with_char_bags(
+            iter::once((BOS_ID, CharBag::default()))
+                .chain(tokens.map(|(p, w)| (p, bags[w].clone())))
+                .chain(iter::once((EOS_ID, CharBag::default()))),
+        ),
+    }
+}
+
+/// The inputs and outputs of one ONNX call of the classifier.
 struct RowOutputs {
     n_labels: usize,
     /// The sentence head's output name and width.
     head: Option<(String, usize)>,
+    /// The character n-gram input's name, for a model that reads one.
+    char_input: Option<String>,
 }
 
 impl RowOutputs {
@@ -376,9 +487,10 @@ impl RowOutputs {
     fn run(
         &self,
         session: &mut ort::session::Session,
-        rows: &[&[u32]],
+        rows: &[&Row],
     ) -> Result<Vec<Vec<f32>>, ModelError> {
-        let (width, outputs) = tokenizer::run_padded(session, rows, PAD_ID)?;
+        let (width, outputs) =
+            tokenizer::run_padded(session, rows, PAD_ID, self.char_input.as_deref())?;
         let logits = per_token(&outputs, "logits", rows, width, self.n_labels)?;
         let Some((name, dim)) = &self.head else {
             return Ok(logits);
@@ -402,7 +514,7 @@ impl RowOutputs {
 fn per_token(
     outputs: &ort::session::SessionOutputs<'_>,
     name: &str,
-    rows: &[&[u32]],
+    rows: &[&Row],
     width: usize,
     dim: usize,
 ) -> Result<Vec<Vec<f32>>, ModelError> {
@@ -536,6 +648,57 @@ mod tests {
         assert!((v[1][0] - 3.0 / 13f32.sqrt()).abs() < 1e-6);
         assert!((v[1][1] - 2.0 / 13f32.sqrt()).abs() < 1e-6);
         assert_eq!(v[2], vec![0.0, 0.0]);
+    }
+
+    #[test]
+    fn every_piece_carries_its_words_bag() {
+        let pieces = vec![vec![10], vec![20, 21], vec![30]];
+        let plain = window_row(&pieces, 1..3, None);
+        assert_eq!(plain, Row::from(vec![BOS_ID, 20, 21, 30, EOS_ID]));
+        let bags = [1, 2, 3].map(|b| CharBag::new(vec![b]));
+        let row = window_row(&pieces, 1..3, Some(&bags));
+        let none = CharBag::default();
+        let want = Row::with_char_bags([
+            (BOS_ID, none.clone()),
+            (20, bags[1].clone()),
+            (21, bags[1].clone()),
+            (30, bags[2].clone()),
+            (EOS_ID, none),
+        ]);
+        assert_eq!(row, want);
+    }
+
+    #[test]
+    fn char_ngrams_config_is_checked() {
+        let parse = |json: &str| {
+            let config: KhulasaConfig = serde_json::from_str(json).expect("valid JSON");
+            CharNgrams::new(config.char_ngrams.expect("a char_ngrams block"))
+        };
+        let ok = parse(r#"{"char_ngrams": {"input": "char_ngrams", "buckets": 8192}}"#).unwrap();
+        assert_eq!((ok.input.as_str(), ok.buckets.get()), ("char_ngrams", 8192));
+        assert_eq!((ok.min_n, ok.max_n), (2, 4));
+        let zero = parse(r#"{"char_ngrams": {"input": "c", "buckets": 0}}"#);
+        assert!(zero.unwrap_err().contains("buckets"));
+        for (min_n, max_n) in [(0, 4), (3, 2)] {
+            let json = format!(
+                r#"{{"char_ngrams": {{"input": "c", "buckets": 8, "min_n": {min_n}, "max_n": {max_n}}}}}"#
+            );
+            assert!(parse(&json).unwrap_err().contains("min_n"), "{json}");
+        }
+        let absent: KhulasaConfig = serde_json::from_str("{}").unwrap();
+        assert!(absent.char_ngrams.is_none());
+    }
+
+    #[test]
+    fn model_inputs_must_match_the_config() {
+        let model = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        let plain = ["input_ids", "attention_mask"];
+        let chars = ["input_ids", "attention_mask", "char_ngrams"];
+        assert!(check_inputs(&model(&plain), &plain).is_ok());
+        assert!(check_inputs(&model(&chars), &chars).is_ok());
+        // A char model without the config block, and the block without the input.
+        assert!(check_inputs(&model(&chars), &plain).is_err());
+        assert!(check_inputs(&model(&plain), &chars).is_err());
     }
 
     #[test]

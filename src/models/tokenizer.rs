@@ -8,7 +8,10 @@ use ort::{
 };
 use tokenizers::Tokenizer;
 
-use super::ModelError;
+use super::{
+    row::{self, Row},
+    ModelError,
+};
 
 pub(crate) fn load(dir: &Path) -> Result<Tokenizer, ModelError> {
     let path = dir.join("tokenizer.json");
@@ -22,35 +25,48 @@ pub(crate) fn load(dir: &Path) -> Result<Tokenizer, ModelError> {
     Ok(tokenizer)
 }
 
+/// The inputs every BERT-like model here reads.
+pub(crate) const TOKEN_INPUTS: [&str; 2] = ["input_ids", "attention_mask"];
+
 /// Runs a BERT-like model on padded `rows` (`input_ids` and
 /// `attention_mask` of shape `[rows, width]`), the input layout every
-/// encoder here shares. Returns the padded width with the outputs.
+/// encoder here shares, plus the `[rows, width, bag]` n-gram bags as input
+/// `char_input` for a model that reads them: rows with bags for such a
+/// model, without for any other. Returns the padded width with the outputs.
 pub(crate) fn run_padded<'s>(
     session: &'s mut Session,
-    rows: &[&[u32]],
+    rows: &[&Row],
     pad_id: u32,
+    char_input: Option<&str>,
 ) -> Result<(usize, SessionOutputs<'s>), ModelError> {
-    let (width, ids, mask) = pad_batch(rows, pad_id);
+    let padded = row::pad(rows, pad_id)?;
+    let width = padded.width;
     let shape = [rows.len(), width];
-    let ids = Tensor::from_array((shape, ids))?;
-    let mask = Tensor::from_array((shape, mask))?;
-    let outputs = session.run(ort::inputs![
-        "input_ids" => ids,
-        "attention_mask" => mask,
-    ])?;
-    Ok((width, outputs))
-}
-
-/// Pads `rows` of token ids into one `[rows, width]` batch (ids, mask).
-pub(crate) fn pad_batch(rows: &[&[u32]], pad_id: u32) -> (usize, Vec<i64>, Vec<i64>) {
-    let width = rows.iter().map(|r| r.len()).max().unwrap_or(0);
-    let mut ids = Vec::with_capacity(rows.len() * width);
-    let mut mask = Vec::with_capacity(rows.len() * width);
-    for row in rows {
-        ids.extend(row.iter().map(|&t| i64::from(t)));
-        mask.extend(std::iter::repeat_n(1i64, row.len()));
-        ids.extend(std::iter::repeat_n(i64::from(pad_id), width - row.len()));
-        mask.extend(std::iter::repeat_n(0i64, width - row.len()));
+    let [ids, mask] = TOKEN_INPUTS;
+    let mut inputs = ort::inputs![
+        ids => Tensor::from_array((shape, padded.ids))?,
+        mask => Tensor::from_array((shape, padded.mask))?,
+    ];
+    match (char_input, padded.char_ngrams) {
+        (Some(name), Some(chars)) => {
+            let shape = [rows.len(), width, chars.bag_width];
+            let tensor = Tensor::from_array((shape, chars.ids))?;
+            inputs.push((name.into(), tensor.into()));
+        }
+        (None, None) => {}
+        (Some(name), None) => {
+            return Err(ModelError::Input {
+                name: name.into(),
+                reason: "the model reads character n-gram bags but the rows carry none".into(),
+            })
+        }
+        (None, Some(_)) => {
+            return Err(ModelError::Input {
+                name: row::CHAR_BAGS.into(),
+                reason: "the rows carry character n-gram bags but the model reads none".into(),
+            })
+        }
     }
-    (width, ids, mask)
+    let outputs = session.run(inputs)?;
+    Ok((width, outputs))
 }
