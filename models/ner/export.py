@@ -23,6 +23,7 @@ from evaluate import dev_set, eval_onnx  # noqa: E402
 from model import E5Ner  # noqa: E402
 
 MAX_TOKENS = 256
+CHAR_INPUT = "char_ngrams"  # the ONNX input of a --char-input model (infer.CharNgramInput)
 
 
 class Export(torch.nn.Module):
@@ -30,8 +31,8 @@ class Export(torch.nn.Module):
         super().__init__()
         self.m, self.head = m, head
 
-    def forward(self, input_ids, attention_mask):
-        return self.m.token_logits(input_ids, attention_mask, self.head)
+    def forward(self, input_ids, attention_mask, char_ngrams=None):
+        return self.m.token_logits(input_ids, attention_mask, self.head, char_ngrams)
 
 
 def sha256(p):
@@ -45,37 +46,93 @@ def sha256(p):
 def rowwise_int8_embedding(src, dst, weight_name="m.word.weight"):
     """Replace Gather(word_embeddings, ids) by an int8 table with one scale per
     row: Mul(Cast(Gather(q, ids)), Gather(scale, ids)) - exact per-row symmetric
-    int8, no per-tensor range shared by 28k rows."""
+    int8, no per-tensor range shared by 28k rows. A --char-input model's
+    n-gram table gets int8 bag sums instead (int8_char_bags)."""
     import onnx
-    from onnx import helper, numpy_helper
 
     m = onnx.load(src)
     g = m.graph
+    _rowwise_int8_gather(g, weight_name, "word")
+    if any(i.name == CHAR_INPUT for i in g.input):
+        int8_char_bags(g)
+    onnx.save(m, dst)
+
+
+def int8_char_bags(g):
+    """The char n-gram bags, Div(ReduceSum(Gather(table, CHAR_INPUT), K),
+    count) as exported, summed exactly: the table becomes int8 with one scale
+    per column, the Gather's codes are summed as fp32 integers (exact: every
+    partial sum is an integer far below 2**24) and scaled after the
+    ReduceSum. A sum of fp32 products rounds differently for each padded bag
+    width K, i.e. with the other rows of the call, and the per-token int8
+    activations downstream amplify that last bit into visible logit changes;
+    an exact sum is the same for any K, so a window's numbers stay
+    independent of its batch neighbours. (An int32 sum is exact too, but
+    onnxruntime's int32 ReduceSum is about three times slower.)"""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    init = {i.name: i for i in g.initializer}
+    cons = {}
+    for n in g.node:
+        for i in n.input:
+            cons.setdefault(i, []).append(n)
+    gather = next(n for n in cons[CHAR_INPUT] if n.op_type == "Gather")
+    (reduce,) = cons[gather.output[0]]
+    if reduce.op_type != "ReduceSum":
+        raise SystemExit(f"char n-gram Gather feeds {reduce.op_type}, expected ReduceSum")
+    W = numpy_helper.to_array(init[gather.input[0]]).astype(np.float32)  # [buckets + 1, H], row 0 = padding
+    scale = np.abs(W).max(axis=0) / 127.0
+    scale[scale == 0] = 1.0
+    q = np.clip(np.round(W / scale), -127, 127).astype(np.int8)
+    assert not q[0].any(), "the padding row must stay zero"
+    g.initializer.remove(init[gather.input[0]])
+    g.initializer.extend([numpy_helper.from_array(q, "chars_emb_int8"),
+                          numpy_helper.from_array(scale.astype(np.float32), "chars_emb_scale")])
+    gather.input[0] = "chars_emb_int8"
+    codes = gather.output[0]
+    gather.output[0] = "chars_emb_q"
+    summed = reduce.output[0]
+    reduce.output[0] = "chars_code_sum"
+    idx = list(g.node).index(gather)
+    g.node.insert(idx + 1, helper.make_node("Cast", ["chars_emb_q"], [codes], to=onnx.TensorProto.FLOAT,
+                                            name="/chars/Cast"))
+    idx = list(g.node).index(reduce)
+    g.node.insert(idx + 1, helper.make_node("Mul", ["chars_code_sum", "chars_emb_scale"], [summed],
+                                            name="/chars/Dequant"))
+
+
+def _rowwise_int8_gather(g, weight_name, prefix):
+    """The one Gather of initializer `weight_name` as per-row int8 (nodes and
+    initializers named after `prefix`)."""
+    import onnx
+    from onnx import helper, numpy_helper
+
     init = {i.name: i for i in g.initializer}
     W = numpy_helper.to_array(init[weight_name]).astype(np.float32)
     scale = np.abs(W).max(axis=1, keepdims=True) / 127.0
     scale[scale == 0] = 1.0
     q = np.clip(np.round(W / scale), -127, 127).astype(np.int8)
     g.initializer.remove(init[weight_name])
-    g.initializer.extend([numpy_helper.from_array(q, "word_emb_int8"),
-                          numpy_helper.from_array(scale.astype(np.float32), "word_emb_scale")])
+    g.initializer.extend([numpy_helper.from_array(q, f"{prefix}_emb_int8"),
+                          numpy_helper.from_array(scale.astype(np.float32), f"{prefix}_emb_scale")])
     for idx, n in enumerate(list(g.node)):
         if n.op_type == "Gather" and n.input[0] == weight_name:
             ids, out = n.input[1], n.output[0]
             new = [
-                helper.make_node("Gather", ["word_emb_int8", ids], ["word_emb_q"], name="/word/GatherInt8"),
-                helper.make_node("Cast", ["word_emb_q"], ["word_emb_qf"], to=onnx.TensorProto.FLOAT,
-                                 name="/word/Cast"),
-                helper.make_node("Gather", ["word_emb_scale", ids], ["word_emb_s"], name="/word/GatherScale"),
-                helper.make_node("Mul", ["word_emb_qf", "word_emb_s"], [out], name="/word/Dequant"),
+                helper.make_node("Gather", [f"{prefix}_emb_int8", ids], [f"{prefix}_emb_q"],
+                                 name=f"/{prefix}/GatherInt8"),
+                helper.make_node("Cast", [f"{prefix}_emb_q"], [f"{prefix}_emb_qf"], to=onnx.TensorProto.FLOAT,
+                                 name=f"/{prefix}/Cast"),
+                helper.make_node("Gather", [f"{prefix}_emb_scale", ids], [f"{prefix}_emb_s"],
+                                 name=f"/{prefix}/GatherScale"),
+                helper.make_node("Mul", [f"{prefix}_emb_qf", f"{prefix}_emb_s"], [out], name=f"/{prefix}/Dequant"),
             ]
             g.node.remove(n)
             for k, nn in enumerate(new):
                 g.node.insert(idx + k, nn)
-            break
-    else:
-        raise SystemExit("word embedding Gather not found")
-    onnx.save(m, dst)
+            return
+    raise SystemExit(f"embedding Gather of {weight_name} not found")
 
 
 def weight_only_int8(src, dst, node_names):
@@ -130,7 +187,7 @@ def quantize(src, dst, per_channel, exclude=(), weight_only=()):
     os.remove(tmp)
 
 
-def write_config(path, vocab, pooling, transitions=None):
+def write_config(path, vocab, pooling, transitions=None, char_buckets=0):
     cfg = {
         "architectures": ["XLMRobertaForTokenClassification"],
         "model_type": "xlm-roberta",
@@ -155,9 +212,11 @@ def write_config(path, vocab, pooling, transitions=None):
             "normalization": "strip-arabic-marks",
             "max_tokens": MAX_TOKENS,
             "max_pieces_per_word": 32,
-            "window_overlap": 0.5,
         },
     }
+    if char_buckets:
+        # chars.word_ngrams of each token's word (infer.CharNgramInput)
+        cfg["khulasa"]["char_ngrams"] = {"input": CHAR_INPUT, "buckets": char_buckets, "min_n": 2, "max_n": 4}
     if transitions is not None:
         cfg["khulasa"]["transitions"] = transitions["transitions"]
         cfg["khulasa"]["start_transitions"] = transitions["start_transitions"]
@@ -199,7 +258,8 @@ def activation_ranges(model, vocab_dir, texts, n=64):
             for r, s in enumerate(bs):
                 ids[r, : len(s)] = torch.tensor(s)
                 mk[r, : len(s)] = 1
-            model.encode(ids, mk)
+            # a --char-input model's bags left empty: the ranges only rank the MatMuls
+            model.encode(ids, mk, torch.zeros(*ids.shape, 1, dtype=torch.long) if model.chars is not None else None)
     for h in hooks:
         h.remove()
     return {k: float(np.mean(v)) for k, v in stats.items()}
@@ -221,15 +281,16 @@ def main():
     torch.set_num_threads(2)
     os.makedirs(a.work, exist_ok=True)
     ck = torch.load(os.path.join(a.run_dir, "best.pt"), map_location="cpu", weights_only=False)
-    if ck.get("chars") is not None or ck.get("char_input"):
-        raise SystemExit(f"{a.run_dir}: a --char-ngrams / --char-input run; the service has no char n-gram "
-                         "input yet, so such runs cannot be exported")
+    if ck.get("chars") is not None or ck.get("char_pieces"):
+        raise SystemExit(f"{a.run_dir}: a --char-ngrams or --char-pieces run; the service reads neither "
+                         "(only --char-input's word n-grams), so such runs cannot be exported")
+    char_buckets = int(ck.get("char_input") or 0)
     hist = json.load(open(os.path.join(a.run_dir, "history.json")))
     dev_heads = {h: ck["dev"][h]["micro"]["f1"] for h in ck["heads"]}
     pooling = a.pooling or max(dev_heads, key=dev_heads.get)
     print(f"checkpoint epoch {ck['epoch']}, dev F1 per head {dev_heads}; exporting '{pooling}'", flush=True)
 
-    model = E5Ner(ck["vocab"], heads=[pooling])
+    model = E5Ner(ck["vocab"], heads=[pooling], char_buckets=char_buckets)
     state = {k: v for k, v in ck["state"].items() if not k.startswith("heads.") or k.startswith(f"heads.{pooling}.")}
     model.load_state_dict(state)
     model.sdpa = False
@@ -237,18 +298,31 @@ def main():
     fp32 = os.path.join(a.work, "model_fp32.onnx")
     ids = torch.randint(5, ck["vocab"], (2, 11))
     mask = torch.ones_like(ids)
+    inputs, names = (ids, mask), ["input_ids", "attention_mask"]
+    axes = {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
+            "logits": {0: "batch", 1: "seq"}}
+    if char_buckets:
+        # Bags of up to 6 n-grams, some shorter (0 = padding), the special tokens' empty.
+        chars = torch.randint(1, char_buckets + 1, (2, 11, 6)) * (torch.rand(2, 11, 6) < 0.7)
+        chars[:, 0] = 0
+        inputs, names = inputs + (chars,), names + [CHAR_INPUT]
+        axes[CHAR_INPUT] = {0: "batch", 1: "seq", 2: "ngrams"}
     wrapper = Export(model, pooling).eval()
     with torch.no_grad():
-        torch.onnx.export(wrapper, (ids, mask), fp32, dynamo=False, opset_version=17,
-                          input_names=["input_ids", "attention_mask"], output_names=["logits"],
-                          dynamic_axes={"input_ids": {0: "batch", 1: "seq"},
-                                        "attention_mask": {0: "batch", 1: "seq"},
-                                        "logits": {0: "batch", 1: "seq"}})
+        torch.onnx.export(wrapper, inputs, fp32, dynamo=False, opset_version=17,
+                          input_names=names, output_names=["logits"], dynamic_axes=axes)
         wrapper.eval()
-        ref = wrapper(ids, mask).numpy()
+        ref = wrapper(*inputs).numpy()
+        if char_buckets:
+            # The padded form is EmbeddingBag's mean (training's form) exactly.
+            flat = [(b - 1).tolist() for row in chars for tok in row for b in [tok[tok > 0]]]
+            offsets = torch.tensor([0] + [len(f) for f in flat][:-1]).cumsum(0)
+            bags = (torch.tensor([x for f in flat for x in f], dtype=torch.long), offsets)
+            diff = (model.char_vectors(bags, 2, 11) - model.char_vectors(chars, 2, 11)).abs().max().item()
+            assert diff < 1e-5, f"padded char bags differ from EmbeddingBag by {diff}"
     import onnxruntime as ort
     got = ort.InferenceSession(fp32, providers=["CPUExecutionProvider"]).run(
-        ["logits"], {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})[0]
+        ["logits"], {n: x.numpy() for n, x in zip(names, inputs)})[0]
     print(f"fp32 onnx max abs diff vs torch: {np.abs(ref - got).max():.2e}", flush=True)
 
     transitions = None
@@ -259,7 +333,7 @@ def main():
     for d in (a.work, a.out):
         os.makedirs(d, exist_ok=True)
         shutil.copy(os.path.join(a.vocab_dir, "tokenizer.json"), os.path.join(d, "tokenizer.json"))
-        write_config(os.path.join(d, "config.json"), ck["vocab"], pooling, transitions)
+        write_config(os.path.join(d, "config.json"), ck["vocab"], pooling, transitions, char_buckets)
     dev, texts, golds = dev_set(a.anercorp)
     res_fp32 = eval_onnx(a.work, texts, golds, "model_fp32.onnx")
     print(f"fp32 dev micro F1 {res_fp32['micro']['f1']}", flush=True)

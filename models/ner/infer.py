@@ -17,6 +17,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from chars import word_ngrams  # noqa: E402
 from words import normalize_word, split_words  # noqa: E402
 
 LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-MISC", "I-MISC"]
@@ -215,13 +216,14 @@ def span_piece_sums(text, spans, tok, run, dim, max_tokens=256, max_pieces=32):
     """Per (start, end) code-point span of `text`: the sum of run(window ids)'s
     rows for the pieces of the words that start inside it, each word read from
     its owner window as the service reads it, and how many pieces that was.
-    `run(ids)` returns one row of `dim` values per token of a window."""
+    `run(ids, words)` returns one row of `dim` values per token of a window;
+    words = the window's (token positions, normalized word) per word."""
     wspans, norm = text_words(text)
     pieces = word_pieces(tok, norm, max_pieces)
     wins = make_windows([len(p) for p in pieces], max_tokens) if norm else []
     own = owners(wins, len(norm))
     inputs = window_inputs(pieces, wins)
-    outs = [run(ids) for ids, _ in inputs]
+    outs = [run(ids, list(zip(pos, norm[s:e]))) for (ids, pos), (s, e) in zip(inputs, wins)]
     sums = np.zeros((len(spans), dim))
     counts = np.zeros(len(spans), dtype=np.int64)
     starts = [s for s, _ in wspans]
@@ -232,6 +234,54 @@ def span_piece_sums(text, spans, tok, run, dim, max_tokens=256, max_pieces=32):
             sums[j] += outs[k][rows].sum(axis=0)
             counts[j] += len(rows)
     return sums, counts
+
+
+class CharNgramInput:
+    """The model input of hashed character n-grams of each token's word
+    (`khulasa.char_ngrams` in config.json; models trained with train.py
+    --char-input): int64 [batch, tokens, K], each of a token's word's
+    chars.word_ngrams buckets + 1, padded with 0; special and padding tokens
+    get none. Twin of the service's char n-gram rows
+    (src/models/token_classifier.rs)."""
+
+    def __init__(self, cfg):
+        self.name = cfg["input"]
+        self.buckets = int(cfg["buckets"])
+        self.min_n, self.max_n = int(cfg.get("min_n", 2)), int(cfg.get("max_n", 4))
+
+    @classmethod
+    def of(cls, khulasa_cfg):
+        """The model's char n-gram input, or None when it has none."""
+        cfg = khulasa_cfg.get("char_ngrams")
+        return cls(cfg) if cfg else None
+
+    def feed(self, rows, width):
+        """{input name: array} for a batch: rows = per window, (token
+        positions, normalized word) of its words; width = padded tokens."""
+        per_row = []
+        for words in rows:
+            bags = {}
+            for positions, w in words:
+                ng = word_ngrams(w, self.buckets, self.min_n, self.max_n)
+                for p in positions:
+                    bags[p] = ng
+            per_row.append(bags)
+        k = max([len(b) for bags in per_row for b in bags.values()] + [1])
+        x = np.zeros((len(rows), width, k), dtype=np.int64)
+        for r, bags in enumerate(per_row):
+            for p, ng in bags.items():
+                x[r, p, : len(ng)] = np.asarray(ng, dtype=np.int64) + 1
+        return {self.name: x}
+
+
+def session_feed(chars, ids, mask, rows):
+    """A token classifier's feed for padded ids / mask; with a char n-gram
+    input `chars` (CharNgramInput or None), also its array, from rows = per
+    window, its words' (token positions, normalized word)."""
+    feed = {"input_ids": ids, "attention_mask": mask}
+    if chars is not None:
+        feed.update(chars.feed(rows, ids.shape[1]))
+    return feed
 
 
 class NerOnnx:
@@ -259,8 +309,9 @@ class NerOnnx:
         # The sentence head (src/models/token_classifier.rs): a second output
         # with one vector per token.
         self.head = self.k.get("sentence_vectors")
+        self.chars = CharNgramInput.of(self.k)
 
-    def logits_fn(self, all_ids, batch=None):
+    def logits_fn(self, all_ids, win_words=None, batch=None):
         batch = batch or self.batch
         order = sorted(range(len(all_ids)), key=lambda i: len(all_ids[i]))
         outs = [None] * len(all_ids)
@@ -272,7 +323,8 @@ class NerOnnx:
             for r, i in enumerate(idx):
                 ids[r, : len(all_ids[i])] = all_ids[i]
                 mask[r, : len(all_ids[i])] = 1
-            lg = self.sess.run(["logits"], {"input_ids": ids, "attention_mask": mask})[0]
+            rows = [win_words[i] for i in idx] if win_words is not None else None
+            lg = self.sess.run(["logits"], session_feed(self.chars, ids, mask, rows))[0]
             for r, i in enumerate(idx):
                 outs[i] = lg[r, : len(all_ids[i])][:, None, :]
         return outs
@@ -283,10 +335,9 @@ class NerOnnx:
         the head vectors of the pieces of the words that start inside it,
         each word read from its owner window; zeros for a span without
         words."""
-        def head(ids):
-            return self.sess.run([self.head["output"]],
-                                 {"input_ids": np.array([ids], np.int64),
-                                  "attention_mask": np.ones((1, len(ids)), np.int64)})[0][0]
+        def head(ids, words):
+            feed = session_feed(self.chars, np.array([ids], np.int64), np.ones((1, len(ids)), np.int64), [words])
+            return self.sess.run([self.head["output"]], feed)[0][0]
         sums, _ = span_piece_sums(text, spans, self.tok, head, int(self.head["dim"]),
                                   self.max_tokens, self.max_pieces)
         norms = np.linalg.norm(sums, axis=1, keepdims=True)
@@ -296,7 +347,7 @@ class NerOnnx:
         """texts -> list of [ {label,start,end,score,text} ]"""
         words = [text_words(t) for t in texts]
         wl = word_logits_many(self.tok, [w[1] for w in words], self.logits_fn, [self.pooling],
-                              self.max_tokens, self.max_pieces)
+                              self.max_tokens, self.max_pieces, with_words=self.chars is not None)
         out = []
         for t, (spans, _), per_head in zip(texts, words, wl):
             ents = []
@@ -305,6 +356,20 @@ class NerOnnx:
                 ents.append({"label": typ, "start": s, "end": e, "score": sc, "text": t[s:e]})
             out.append(ents)
         return out
+
+
+def batch_independent_predict(model_dir, texts, threads=2):
+    """(label, start, end) entities of `texts` run one window per call, and
+    how many texts get other entities or scores (to the bit) with eight
+    windows per call: the service batches windows of different articles
+    together, so a window's numbers must not depend on its neighbours."""
+    scored = {}
+    for batch in (1, 8):
+        ner = NerOnnx(model_dir, batch=batch, threads=threads)
+        scored[batch] = [{(e["label"], e["start"], e["end"], e["score"]) for e in ents}
+                         for ents in ner.predict(texts)]
+    differing = sum(p1 != p8 for p1, p8 in zip(scored[1], scored[8]))
+    return [{t[:3] for t in ents} for ents in scored[1]], differing
 
 
 def prf(gold, pred, labels=("PER", "LOC", "ORG", "MISC")):

@@ -64,13 +64,15 @@ class E5Ner(nn.Module):
         self.sdpa = True
 
     def encode(self, ids, mask, char_bags=None):
-        """char_bags: (flat n-gram ids, offsets), one bag per token in row-major
-        order (empty for special and padding tokens); needed with char_buckets."""
+        """char_bags, needed with char_buckets: either (flat n-gram ids, offsets),
+        one bag per token in row-major order (empty for special and padding
+        tokens), as training builds them; or the exported model's padded input,
+        [B, T, K] of bucket + 1 per n-gram with 0 as padding."""
         B, T = ids.shape
         pos = torch.arange(T, device=ids.device)
         x = self.word(ids) + self.pos(pos)[None] + self.typ
         if self.chars is not None:
-            x = x + self.chars(*char_bags).view(B, T, -1)
+            x = x + self.char_vectors(char_bags, B, T)
         x = self.drop(self.eln(x))
         bias = (1.0 - mask[:, None, None, :].to(x.dtype)) * -1e9 if not self.sdpa else \
             (1.0 - mask[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min
@@ -78,8 +80,17 @@ class E5Ner(nn.Module):
             x = lay(x, bias, self.sdpa)
         return self.drop(x)
 
-    def token_logits(self, ids, mask, head):
-        return self.heads[head](self.encode(ids, mask))
+    def char_vectors(self, char_bags, B, T):
+        """[B, T, H]: each token's mean n-gram row (zeros for an empty bag)."""
+        if isinstance(char_bags, torch.Tensor):
+            # Row 0 of the padded table is the padding's zero vector.
+            table = torch.cat([torch.zeros_like(self.chars.weight[:1]), self.chars.weight])
+            count = (char_bags > 0).sum(-1, keepdim=True).clamp(min=1).to(table.dtype)
+            return F.embedding(char_bags, table).sum(2) / count
+        return self.chars(*char_bags).view(B, T, -1)
+
+    def token_logits(self, ids, mask, head, char_bags=None):
+        return self.heads[head](self.encode(ids, mask, char_bags))
 
 
 def load_pretrained(model: E5Ner, bin_path: str, rows: np.ndarray):

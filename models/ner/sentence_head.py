@@ -36,7 +36,7 @@ from tokenizers import Tokenizer
 REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO / "models" / "ner"), str(REPO / "models" / "summarizer")]
 from data import read_conll  # noqa: E402
-from infer import span_piece_sums  # noqa: E402
+from infer import CharNgramInput, session_feed, span_piece_sums  # noqa: E402
 from common import load_articles, split_order  # noqa: E402
 import segment  # noqa: E402
 from embed import Encoder  # noqa: E402
@@ -96,11 +96,12 @@ class Features:
         self.tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         k = json.loads((model_dir / "config.json").read_text())["khulasa"]
         self.max_tokens = int(k.get("max_tokens", 256))
+        self.chars = CharNgramInput.of(k)
 
     def __call__(self, text, spans):
-        def layer(ids):
-            return self.sess.run([self.name], {"input_ids": np.array([ids], np.int64),
-                                               "attention_mask": np.ones((1, len(ids)), np.int64)})[0][0]
+        def layer(ids, words):
+            feed = session_feed(self.chars, np.array([ids], np.int64), np.ones((1, len(ids)), np.int64), [words])
+            return self.sess.run([self.name], feed)[0][0]
         sums, counts = span_piece_sums(text, spans, self.tok, layer, DIM, self.max_tokens)
         keep = counts > 0
         return sums[keep] / counts[keep][:, None], keep

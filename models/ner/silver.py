@@ -65,7 +65,7 @@ def main():
             words = [text_words(s) for s in sents]
             sents = [(s, w) for s, w in zip(sents, words) if 5 <= len(w[0]) <= 60]
             wl = word_logits_many(ner.tok, [w[1] for _, w in sents], ner.logits_fn, [ner.pooling],
-                                  ner.max_tokens, ner.max_pieces)
+                                  ner.max_tokens, ner.max_pieces, with_words=ner.chars is not None)
             for (s, (spans, _)), per_head in zip(sents, wl):
                 seen += 1
                 tags, low = confident_tags(per_head[0], ner.k)

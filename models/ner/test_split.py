@@ -187,6 +187,26 @@ def test_word_ngrams():
     assert len(piece_ngrams("ون", 1 << 20)) == 1  # a word-inner piece: no boundary marks
 
 
+def test_char_ngram_input():
+    """infer.CharNgramInput's feed: each piece of a word carries the word's
+    buckets + 1, padded with 0 to the call's largest bag; special tokens and
+    padding get none (the service's src/models/row.rs pads the same way)."""
+    from chars import word_ngrams
+    from infer import CharNgramInput
+
+    chars = CharNgramInput.of({"char_ngrams": {"input": "char_ngrams", "buckets": 8192}})
+    assert CharNgramInput.of({}) is None
+    # window 1: <s> w0 w1 w1 </s>; window 2: <s> w2 </s>, padded to 5 tokens
+    rows = [[([1], "بان"), ([2, 3], "كيمون")], [([1], "و")]]
+    x = chars.feed(rows, 5)["char_ngrams"]
+    bags = [word_ngrams(w, 8192) for w in ("بان", "كيمون", "و")]
+    assert x.shape == (2, 5, max(map(len, bags)))
+    for r, p, b in [(0, 1, bags[0]), (0, 2, bags[1]), (0, 3, bags[1]), (1, 1, bags[2])]:
+        assert list(x[r, p, : len(b)]) == [i + 1 for i in b] and not x[r, p, len(b):].any()
+    for r, p in [(0, 0), (0, 4), (1, 0), (1, 2), (1, 3), (1, 4)]:
+        assert not x[r, p].any()
+
+
 def test_anercorp(path):
     sents = read_conll(path)
     train, dev = split_dev_docs(sents)
@@ -220,6 +240,7 @@ if __name__ == "__main__":
     test_org_supplement()
     test_silver_confident_tags()
     test_word_ngrams()
+    test_char_ngram_input()
     path = sys.argv[1] if len(sys.argv) > 1 else "/work/shared/data/anercorp/train.txt"
     if os.path.exists(path):
         test_anercorp(path)
