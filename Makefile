@@ -191,14 +191,14 @@ bench: build
 # flags cargo-fuzz needs are unlocked with RUSTC_BOOTSTRAP. No sanitizer: the
 # fuzzed code is safe Rust; overflow checks and debug assertions are on.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := segment normalize entities windows
+FUZZ_TARGETS := segment normalize entities windows char_ngrams
 FUZZ_FLAGS := --sanitizer none --debug-assertions
 CARGO_FUZZ_VERSION := 0.13.2
 
 fuzz: require-cargo
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install --locked cargo-fuzz --version $(CARGO_FUZZ_VERSION)
 	@for t in $(FUZZ_TARGETS); do \
-		dict=; case $$t in segment|normalize) dict=-dict=fuzz/text.dict;; esac; \
+		dict=; case $$t in segment|normalize|char_ngrams) dict=-dict=fuzz/text.dict;; esac; \
 		mkdir -p fuzz/corpus/$$t; \
 		echo "== fuzz $$t for $(FUZZ_SECONDS)s"; \
 		RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $(FUZZ_FLAGS) $$t fuzz/corpus/$$t fuzz/seeds/$$t -- \
