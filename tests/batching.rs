@@ -9,16 +9,20 @@ use futures::future::join_all;
 use khulasa::proto::{AnalyzeRequest, AnalyzeResponse, Task};
 
 /// Articles of varied length, built from the test data: short ones, whole
-/// ones and long concatenations that need several NER windows.
+/// ones and long concatenations that need several NER windows, and one with
+/// a 3,000-letter "word", whose character n-gram bag is the widest a word can
+/// have, so the windows it shares a call with are padded to it.
 fn articles() -> Vec<String> {
     let culture = include_str!("data/culture_ar.txt").trim();
     let economy = include_str!("data/economy_ar.txt").trim();
+    let long_word = "بيتهوفن".repeat(430);
     let mut out = vec![
         culture.to_string(),
         economy.to_string(),
         format!("{economy}\n\n{culture}"),
         format!("{culture}\n\n{economy}\n\n{culture}\n\n{economy}"),
         [economy; 6].join("\n\n"),
+        format!("{culture} {long_word}"),
     ];
     for text in [culture, economy] {
         for paragraph in text

@@ -11,11 +11,25 @@ import zlib
 
 BOW, EOW = "\u0002", "\u0003"  # word boundary marks, never in a normalized word
 
+# A word longer than this (code points) is read as its first and last halves,
+# as its pieces are: a word's bag, and with it the model's n-gram input, stays
+# small however long a "word" a request holds (every training word is shorter,
+# so the models read the same bags as they were trained on).
+MAX_WORD_CHARS = 24
+
+
+def capped(word: str) -> str:
+    """`word`, or its first and last MAX_WORD_CHARS / 2 code points joined."""
+    if len(word) <= MAX_WORD_CHARS:
+        return word
+    half = MAX_WORD_CHARS // 2
+    return word[:half] + word[-half:]
+
 
 def word_ngrams(word: str, buckets: int, n_min: int = 2, n_max: int = 4) -> list[int]:
-    """Distinct bucket ids (sorted) of the n-grams of BOW + word + EOW, for n in
-    [n_min, n_max] code points; [] for an empty word."""
-    return _buckets(BOW + word + EOW, buckets, n_min, n_max) if word else []
+    """Distinct bucket ids (sorted) of the n-grams of BOW + capped(word) + EOW,
+    for n in [n_min, n_max] code points; [] for an empty word."""
+    return _buckets(BOW + capped(word) + EOW, buckets, n_min, n_max) if word else []
 
 
 def piece_ngrams(piece: str, buckets: int, n_min: int = 2, n_max: int = 4) -> list[int]:

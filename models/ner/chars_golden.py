@@ -6,8 +6,9 @@ reproduce exactly (the service and the model see the same n-grams).
 
 Words: an even sample of the distinct normalized words of ANERcorp train
 (first column, in order of first appearance), then edge cases: Latin,
-digits, one letter, a 40-letter word, a word whose diacritics
-normalization removes, emoji.
+digits, one letter, words of 24 and 25 letters (either side of
+chars.MAX_WORD_CHARS), a 40-letter and a 1,000-letter word (read as their
+halves), a word whose diacritics normalization removes, emoji.
 
     python3 models/ner/chars_golden.py ../shared/data/anercorp/train.txt tests/data/char_ngrams_golden.tsv
 """
@@ -26,7 +27,7 @@ SAMPLE = 280
 LONG = "فيرناندوألونسودياسغونزاليسرودريغيزمارتينيزلوبيز"[:40]
 EXTRA = [
     "Obama", "UNESCO", "al-Qaeda", "Müller", "2024", "12,000", "1.8", "٢٠٢٤",
-    "و", "a", "%", LONG,
+    "و", "a", "%", LONG[:24], LONG[:25], LONG, LONG * 25,
     "مُحَمَّد", "الرئيـــس", "كِتَابٌ",  # diacritics and tatweel, removed
     "😀", "👍🏽", "👨\u200d👩\u200d👧",  # the ZWJs are removed too
 ]

@@ -68,7 +68,7 @@ def int8_char_bags(g):
     activations downstream amplify that last bit into visible logit changes;
     an exact sum is the same for any K, so a window's numbers stay
     independent of its batch neighbours. (An int32 sum is exact too, but
-    onnxruntime's int32 ReduceSum is about three times slower.)"""
+    onnxruntime's int32 ReduceSum is slower: BENCHMARKS.md.)"""
     import onnx
     from onnx import helper, numpy_helper
 

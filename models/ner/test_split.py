@@ -185,6 +185,14 @@ def test_word_ngrams():
     # a word-initial piece is the word's n-grams without those that reach its end
     assert set(piece_ngrams("\u2581مون", 1 << 20)) < set(ids) and len(piece_ngrams("\u2581مون", 1 << 20)) == 6
     assert len(piece_ngrams("ون", 1 << 20)) == 1  # a word-inner piece: no boundary marks
+    # a word past MAX_WORD_CHARS is read as its first and last halves: its bag stays small
+    from chars import MAX_WORD_CHARS, capped
+    long = "ب" * 5000 + "".join(chr(0x0627 + i % 26) for i in range(5000))
+    assert capped(long) == long[:MAX_WORD_CHARS // 2] + long[-(MAX_WORD_CHARS // 2):]
+    assert word_ngrams(long, 1 << 30) == word_ngrams(capped(long), 1 << 30)
+    assert len(word_ngrams(long, 1 << 30)) <= 3 * (MAX_WORD_CHARS + 2) - 6
+    w = "ا" * MAX_WORD_CHARS
+    assert capped(w) == w  # at the cap, unchanged
 
 
 def test_char_ngram_input():

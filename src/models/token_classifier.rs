@@ -62,8 +62,10 @@ struct KhulasaConfig {
     char_ngrams: Option<CharNgramsConfig>,
 }
 
-/// The character n-gram input as `config.json` gives it.
+/// The character n-gram input as `config.json` gives it; a misspelt field
+/// is an error, not a silent default.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct CharNgramsConfig {
     /// The ONNX input, `[batch, tokens, bag]` int64 bucket ids plus one.
     input: String,
@@ -91,13 +93,18 @@ struct CharNgrams {
     max_n: usize,
 }
 
+/// The longest n-gram a model may ask for: each length adds a pass over
+/// every word, and models use 2 to 4.
+const MAX_NGRAM_CHARS: usize = 8;
+
 impl CharNgrams {
     fn new(config: CharNgramsConfig) -> Result<Self, String> {
         let buckets = NonZeroU32::new(config.buckets)
             .ok_or_else(|| "char_ngrams.buckets must be positive".to_string())?;
-        if config.min_n == 0 || config.min_n > config.max_n {
+        if config.min_n == 0 || config.min_n > config.max_n || config.max_n > MAX_NGRAM_CHARS {
             return Err(format!(
-                "char_ngrams needs 1 <= min_n <= max_n, got min_n {} and max_n {}",
+                "char_ngrams needs 1 <= min_n <= max_n <= {MAX_NGRAM_CHARS}, \
+                 got min_n {} and max_n {}",
                 config.min_n, config.max_n
             ));
         }
@@ -321,11 +328,40 @@ impl TokenClassifier {
             count: 1,
         };
         classifier.read(&["تجربة", "warm-up"], Some(warm_up), &StopSignal::never())?;
+        classifier.check_top_bucket(dir)?;
         Ok(classifier)
     }
 
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
+    }
+
+    /// Feeds the highest bucket `config.json` promises: a model whose n-gram
+    /// table is smaller fails here, at load, rather than on the rare word of
+    /// a request that hashes that high.
+    fn check_top_bucket(&self, dir: &Path) -> Result<(), ModelError> {
+        let Some(c) = &self.char_ngrams else {
+            return Ok(());
+        };
+        let top = CharBag::new(vec![c.buckets.get() - 1]);
+        let row = Row::with_char_bags([
+            (BOS_ID, CharBag::default()),
+            (EOS_ID, top),
+            (EOS_ID, CharBag::default()),
+        ]);
+        self.runner
+            .run(vec![row], &StopSignal::never())
+            .map(drop)
+            .map_err(|e| {
+                ModelError::dir(
+                    dir,
+                    format!(
+                        "model.onnx does not take bucket {} of char_ngrams.buckets {}: {e}",
+                        c.buckets.get() - 1,
+                        c.buckets
+                    ),
+                )
+            })
     }
 
     /// Labels in model output order, e.g. `O`, `B-PER`, `I-PER`, ...
@@ -679,7 +715,7 @@ mod tests {
         assert_eq!((ok.min_n, ok.max_n), (2, 4));
         let zero = parse(r#"{"char_ngrams": {"input": "c", "buckets": 0}}"#);
         assert!(zero.unwrap_err().contains("buckets"));
-        for (min_n, max_n) in [(0, 4), (3, 2)] {
+        for (min_n, max_n) in [(0, 4), (3, 2), (2, 9), (2, usize::MAX)] {
             let json = format!(
                 r#"{{"char_ngrams": {{"input": "c", "buckets": 8, "min_n": {min_n}, "max_n": {max_n}}}}}"#
             );
@@ -687,6 +723,10 @@ mod tests {
         }
         let absent: KhulasaConfig = serde_json::from_str("{}").unwrap();
         assert!(absent.char_ngrams.is_none());
+        // A misspelt field is an error, not the default.
+        let typo = r#"{"char_ngrams": {"input": "c", "buckets": 8, "max-n": 3}}"#;
+        let err = serde_json::from_str::<KhulasaConfig>(typo).unwrap_err();
+        assert!(err.to_string().contains("max-n"), "{err}");
     }
 
     #[test]
