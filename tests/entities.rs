@@ -192,3 +192,28 @@ async fn mentions_leave_out_proclitics_and_join_one_group_per_entity() {
     let total: u32 = groups.iter().map(|g| g.mentions).sum();
     assert_eq!(total as usize, resp.entities.len());
 }
+
+/// A name the model tags in one sentence is a mention wherever it recurs:
+/// in this ANT article (one of the golden fixtures') the family name `أشكين`
+/// comes five times after `جلال أشكين`, and the model alone leaves the last
+/// one, far from the others, untagged.
+#[tokio::test]
+async fn a_tagged_name_is_a_mention_wherever_it_recurs() {
+    let text = include_str!("data/ant/JA-diverse-203-20170331.txt");
+    let found = entities_of(text).await;
+    let name = "أشكين";
+    let mut recurrences = 0;
+    for (byte, _) in text.match_indices(name) {
+        let start = text[..byte].chars().count() as u32;
+        let end = start + name.chars().count() as u32;
+        let covered = found
+            .iter()
+            .any(|e| e.label == "PER" && e.start <= start && end <= e.end);
+        assert!(
+            covered,
+            "{name} at {start}..{end} not in a PER mention: {found:#?}"
+        );
+        recurrences += 1;
+    }
+    assert_eq!(recurrences, 6);
+}

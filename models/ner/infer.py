@@ -161,6 +161,42 @@ def decode(word_logits, cfg_k=None, labels=LABELS):
     return ents
 
 
+def with_repeats(ents, words, labels=LABELS):
+    """Document-level consistency, the twin of with_repeats in
+    src/tasks/entities.rs: a name (its normalized words) the model tagged
+    somewhere is also a mention wherever the same words recur outside every
+    other mention. Longer names first, then by first position; a name tagged
+    with several types takes the one whose mentions' scores sum highest (on
+    a tie, the type listed first in `labels`); a repeat carries the best score
+    of those mentions. ents: decode's (type, i, j, score); returns them with
+    the repeats, by start."""
+    order = {}
+    for lab in labels:
+        if lab[:2] in ("B-", "I-"):
+            order.setdefault(lab[2:], len(order))
+    names = {}  # words -> (first start, {type: [sum, best]})
+    for typ, i, j, sc in ents:
+        _, kinds = names.setdefault(tuple(words[i:j]), (i, {}))
+        k = kinds.setdefault(typ, [0.0, sc])
+        k[0] += sc
+        k[1] = max(k[1], sc)
+    covered = [False] * len(words)
+    for _, i, j, _ in ents:
+        covered[i:j] = [True] * (j - i)
+    out = list(ents)
+    for name, (_, kinds) in sorted(names.items(), key=lambda kv: (-len(kv[0]), kv[1][0])):
+        typ = max(kinds, key=lambda t: (kinds[t][0], -order.get(t, len(order))))
+        best, n, i = kinds[typ][1], len(name), 0
+        while i + n <= len(words):
+            if not any(covered[i:i + n]) and tuple(words[i:i + n]) == name:
+                covered[i:i + n] = [True] * n
+                out.append((typ, i, i + n, best))
+                i += n
+            else:
+                i += 1
+    return sorted(out, key=lambda e: e[1])
+
+
 def text_words(text):
     """Service words of `text`: (orig spans, normalized strings) of the non-empty ones."""
     spans, norm = [], []
@@ -349,9 +385,10 @@ class NerOnnx:
         wl = word_logits_many(self.tok, [w[1] for w in words], self.logits_fn, [self.pooling],
                               self.max_tokens, self.max_pieces, with_words=self.chars is not None)
         out = []
-        for t, (spans, _), per_head in zip(texts, words, wl):
+        for t, (spans, norm), per_head in zip(texts, words, wl):
             ents = []
-            for typ, i, j, sc in decode(per_head[0], self.k, self.labels):
+            found = decode(per_head[0], self.k, self.labels)
+            for typ, i, j, sc in with_repeats(found, norm, self.labels):
                 s, e = spans[i][0], spans[j - 1][1]
                 ents.append({"label": typ, "start": s, "end": e, "score": sc, "text": t[s:e]})
             out.append(ents)

@@ -195,6 +195,22 @@ def test_word_ngrams():
     assert capped(w) == w  # at the cap, unchanged
 
 
+def test_with_repeats():
+    """infer.with_repeats, on the cases of its Rust twin's tests
+    (src/tasks/entities.rs)."""
+    from infer import with_repeats
+    words = ["قال", "بركات", "إن", "بركات", "و", "بركات", "علي", "بركات"]
+    got = with_repeats([("PER", 5, 7, 0.9), ("PER", 1, 2, 0.8)], words)
+    assert got == [("PER", 1, 2, 0.8), ("PER", 3, 4, 0.8), ("PER", 5, 7, 0.9), ("PER", 7, 8, 0.8)], got
+    words = ["البيت", "الأبيض", "و", "البيت", "الأبيض", "ثم", "البيت", "الأبيض", "و", "البيت", "الأبيض"]
+    found = [("ORG", 0, 2, 0.6), ("ORG", 3, 5, 0.5), ("LOC", 6, 8, 0.9)]
+    assert with_repeats(found, words) == found + [("ORG", 9, 11, 0.6)]
+    # equal sums: the type listed first in the labels (LOC before ORG)
+    assert with_repeats([("ORG", 0, 2, 0.5), ("LOC", 3, 5, 0.5)], words)[2][0] == "LOC"
+    assert with_repeats([("LOC", 1, 2, 0.9)], ["في", "تونس", "اليوم"]) == [("LOC", 1, 2, 0.9)]
+    assert with_repeats([], ["في"]) == []
+
+
 def test_char_ngram_input():
     """infer.CharNgramInput's feed: each piece of a word carries the word's
     buckets + 1, padded with 0 to the call's largest bag; special tokens and
@@ -248,6 +264,7 @@ if __name__ == "__main__":
     test_org_supplement()
     test_silver_confident_tags()
     test_word_ngrams()
+    test_with_repeats()
     test_char_ngram_input()
     path = sys.argv[1] if len(sys.argv) > 1 else "/work/shared/data/anercorp/train.txt"
     if os.path.exists(path):

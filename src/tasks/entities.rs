@@ -1,7 +1,11 @@
 //! Named entities: words → per-word label scores (the token classifier) →
 //! a valid IOB2 path (Viterbi) → entity spans on the original text.
 
-use std::{borrow::Cow, collections::HashSet, ops::Range};
+use std::{
+    borrow::Cow,
+    collections::{HashMap, HashSet},
+    ops::Range,
+};
 
 use crate::{
     models::{
@@ -22,7 +26,8 @@ pub struct EntitySpan {
     /// `دونالد ترامب`).
     pub bytes: Range<usize>,
     pub label: String,
-    /// Mean probability of the entity's word labels.
+    /// Mean probability of the entity's word labels; for a repeat of a
+    /// name tagged elsewhere, the best score of that name's mentions.
     pub score: f32,
     /// The mention as a name: the span's text, except that `لل` + noun
     /// (whose ل cannot leave the span) reads ال + noun (`للأمم المتحدة` →
@@ -246,14 +251,20 @@ impl ArticleReading<'_> {
         let tags: Vec<Tag> = path.iter().map(|&l| scheme.tags[l]).collect();
         let article_words: HashSet<String> = self.forms.iter().map(|f| match_key(f)).collect();
         let proclitics = Proclitics::shared();
-        chunks(&tags)
+        let found = chunks(&tags)
             .into_iter()
-            .map(|(words, t)| {
+            .map(|(words, kind)| {
                 let score = words
                     .clone()
                     .map(|w| log_probs[w][path[w]].exp())
                     .sum::<f32>()
                     / words.len() as f32;
+                Mention { words, kind, score }
+            })
+            .collect();
+        with_repeats(found, &self.forms)
+            .into_iter()
+            .map(|Mention { words, kind, score }| {
                 let first = self.spans[words.start].clone();
                 let end = self.spans[words.end - 1].end;
                 let start = proclitics.split(&text[first.clone()], &|k| article_words.contains(k));
@@ -261,12 +272,125 @@ impl ArticleReading<'_> {
                 EntitySpan {
                     name: format!("{}{}", start.name, &text[first.end..end]),
                     bytes,
-                    label: scheme.types[t].clone(),
+                    label: scheme.types[kind].clone(),
                     score,
                 }
             })
             .collect()
     }
+}
+
+/// An entity mention as word indices, its type an index into
+/// [`LabelScheme::types`].
+#[derive(Debug, Clone, PartialEq)]
+struct Mention {
+    words: Range<usize>,
+    kind: usize,
+    score: f32,
+}
+
+/// How surely the mentions of one name gave it one type.
+#[derive(Debug, Clone, Copy)]
+struct Votes {
+    kind: usize,
+    sum: f32,
+    best: f32,
+}
+
+/// A distinct name among an article's mentions: its words, the position of
+/// its first mention, and the types its mentions have.
+struct TaggedName<'f> {
+    words: Vec<&'f str>,
+    first: usize,
+    votes: Vec<Votes>,
+}
+
+impl TaggedName<'_> {
+    /// The type whose mentions' scores sum highest (on a tie, the one listed
+    /// first) and the best score among those mentions.
+    fn verdict(&self) -> Option<(usize, f32)> {
+        self.votes
+            .iter()
+            .max_by(|a, b| a.sum.total_cmp(&b.sum).then(b.kind.cmp(&a.kind)))
+            .map(|v| (v.kind, v.best))
+    }
+}
+
+/// Document-level consistency: a name the model tagged somewhere in the
+/// article is also a mention wherever the same words recur outside every
+/// other mention. A window sees a few sentences; a name is often clear in
+/// one of them (a full name, a title before it) and bare in the others,
+/// where the model alone may miss it. Longer names are placed first, so
+/// `محمد علي` is not cut to a tagged `محمد`. A name tagged with several types
+/// takes the one whose mentions' scores sum highest; a repeat carries the
+/// best score of those mentions. `models/ner/infer.py`'s `with_repeats` is
+/// the Python twin.
+fn with_repeats<S: AsRef<str>>(mut mentions: Vec<Mention>, forms: &[S]) -> Vec<Mention> {
+    let form = |w: usize| forms[w].as_ref();
+    let mut names: Vec<TaggedName> = Vec::new();
+    let mut name_of: HashMap<Vec<&str>, usize> = HashMap::new();
+    for m in &mentions {
+        let words: Vec<&str> = m.words.clone().map(form).collect();
+        let i = *name_of.entry(words.clone()).or_insert_with(|| {
+            names.push(TaggedName {
+                words,
+                first: m.words.start,
+                votes: Vec::new(),
+            });
+            names.len() - 1
+        });
+        let votes = &mut names[i].votes;
+        match votes.iter_mut().find(|v| v.kind == m.kind) {
+            Some(v) => {
+                v.sum += m.score;
+                v.best = v.best.max(m.score);
+            }
+            None => votes.push(Votes {
+                kind: m.kind,
+                sum: m.score,
+                best: m.score,
+            }),
+        }
+    }
+    names.sort_by(|a, b| {
+        b.words
+            .len()
+            .cmp(&a.words.len())
+            .then(a.first.cmp(&b.first))
+    });
+    let mut covered = vec![false; forms.len()];
+    for m in &mentions {
+        covered[m.words.clone()].fill(true);
+    }
+    let mut positions: HashMap<&str, Vec<usize>> = HashMap::new();
+    for w in 0..forms.len() {
+        positions.entry(form(w)).or_default().push(w);
+    }
+    let mut repeats = Vec::new();
+    for name in &names {
+        let (Some((kind, score)), Some(&head)) = (name.verdict(), name.words.first()) else {
+            continue;
+        };
+        let len = name.words.len();
+        for &i in positions.get(head).into_iter().flatten() {
+            let at = i..i + len;
+            if at.end > forms.len()
+                || covered[at.clone()].contains(&true)
+                || !at.clone().map(form).eq(name.words.iter().copied())
+            {
+                continue;
+            }
+            covered[at.clone()].fill(true);
+            repeats.push(Mention {
+                words: at,
+                kind,
+                score,
+            });
+        }
+    }
+    mentions.extend(repeats);
+    mentions.sort_by_key(|m| m.words.start);
+    mentions
 }
 
 /// The indices of the words (byte ranges in article order) that start
@@ -347,6 +471,67 @@ mod tests {
         // A sequence may not start with I-.
         let path = viterbi(&lp(&[4, 4]), &scheme, None);
         assert_ne!(path[0], 4);
+    }
+
+    fn mention(words: Range<usize>, kind: usize, score: f32) -> Mention {
+        Mention { words, kind, score }
+    }
+
+    #[test]
+    fn a_tagged_name_is_tagged_where_it_recurs() {
+        //            0     1       2      3     4     5       6     7
+        let forms = ["قال", "بركات", "إن", "بركات", "و", "بركات", "علي", "بركات"];
+        let found = vec![mention(5..7, 0, 0.9), mention(1..2, 0, 0.8)];
+        let got = with_repeats(found, &forms);
+        // The two-word name first (nowhere else), then بركات at 3 and 7,
+        // not inside the mention 5..7.
+        assert_eq!(
+            got,
+            vec![
+                mention(1..2, 0, 0.8),
+                mention(3..4, 0, 0.8),
+                mention(5..7, 0, 0.9),
+                mention(7..8, 0, 0.8),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_repeat_takes_the_type_its_mentions_favour() {
+        let forms = [
+            "البيت",
+            "الأبيض",
+            "و",
+            "البيت",
+            "الأبيض",
+            "ثم",
+            "البيت",
+            "الأبيض",
+            "و",
+            "البيت",
+            "الأبيض",
+        ];
+        // ORG (2) at 0.6 and 0.5 outweighs LOC (1) once at 0.9: the repeat
+        // is ORG, with ORG's best score.
+        let found = vec![
+            mention(0..2, 2, 0.6),
+            mention(3..5, 2, 0.5),
+            mention(6..8, 1, 0.9),
+        ];
+        let got = with_repeats(found.clone(), &forms);
+        assert_eq!(got[..3], found[..]);
+        assert_eq!(got[3..], [mention(9..11, 2, 0.6)]);
+        // Equal sums: the type listed first (LOC before ORG).
+        let tied = vec![mention(0..2, 2, 0.5), mention(3..5, 1, 0.5)];
+        assert_eq!(with_repeats(tied, &forms)[2].kind, 1);
+    }
+
+    #[test]
+    fn nothing_to_repeat_changes_nothing() {
+        let forms = ["في", "تونس", "اليوم"];
+        let found = vec![mention(1..2, 1, 0.9)];
+        assert_eq!(with_repeats(found.clone(), &forms), found);
+        assert!(with_repeats(Vec::new(), &forms).is_empty());
     }
 
     #[test]
