@@ -9,8 +9,9 @@ training runs, file hashes.
 
 --rescore KEY scores a shipped model again after a change to the decoding
 the Python mirror shares with the service (infer.py), and changes nothing
-else: the manifest's int8_per_row_docs moves to dev_scores.KEY, and the
-DEV figures are replaced by the new ones.
+else: the manifest's int8_per_row_docs moves to dev_scores.KEY (unless KEY
+is there already: a second rescore keeps the figures from before the first),
+and the DEV figures are replaced by the new ones.
 
 The manifest keeps export.py's fields, overrides the top-level ones found in
 --meta (name, version, description, source, license, data), and adds
@@ -100,15 +101,19 @@ def rescore(model_dir, anercorp, labels, threads, key):
     if m["dev_scores"].get("labels", "anercorp") != labels:
         sys.exit(f"error: the manifest's DEV labels are {m['dev_scores'].get('labels')!r}, not {labels!r}")
     figures, ok = dev_figures(model_dir, anercorp, labels, threads)
-    m["dev_scores"][key] = m["dev_scores"]["int8_per_row_docs"]
+    if key in m["dev_scores"]:
+        # Scored again since: the figures from before that change stay as they were.
+        print(f"dev_scores.{key} is kept as it is")
+    else:
+        m["dev_scores"][key] = m["dev_scores"]["int8_per_row_docs"]
+        m["dev_scores"]["note"] += (
+            f" {key}: int8_per_row_docs as recorded before the decoding shared with the service changed "
+            f"(finish_candidate.py --rescore). {TEXTS_NOTE}")
     m["dev_scores"].update(figures)
-    m["dev_scores"]["note"] += (
-        f" {key}: int8_per_row_docs as recorded before the decoding shared with the service changed "
-        f"(finish_candidate.py --rescore). {TEXTS_NOTE}")
     m["batch_independent"] = ok
     with open(mpath, "w", encoding="utf-8") as f:
         json.dump(m, f, ensure_ascii=False, indent=1)
-    print(f"wrote {mpath}; the previous int8_per_row_docs is dev_scores.{key}")
+    print(f"wrote {mpath}; the figures from before are dev_scores.{key}")
     if not ok:
         sys.exit(1)
 

@@ -161,15 +161,24 @@ def decode(word_logits, cfg_k=None, labels=LABELS):
     return ents
 
 
+# Names longer than this (words) are not repeated: a recurrence of a long
+# name is rare, and the bound keeps the search to a few passes over the words.
+MAX_REPEATED_WORDS = 8
+# A name's type tallies are compared at this precision, so that float32 (the
+# service) and float64 (here) sums that differ only by rounding tie alike.
+TALLY_DECIMALS = 3
+
+
 def with_repeats(ents, words, labels=LABELS):
     """Document-level consistency, the twin of with_repeats in
     src/tasks/entities.rs: a name (its normalized words) the model tagged
     somewhere is also a mention wherever the same words recur outside every
     other mention. Longer names first, then by first position; a name tagged
-    with several types takes the one whose mentions' scores sum highest (on
-    a tie, the type listed first in `labels`); a repeat carries the best score
-    of those mentions. ents: decode's (type, i, j, score); returns them with
-    the repeats, by start."""
+    with several types gets, for its repeats, the one whose mentions' scores
+    sum highest (on a tie, the type listed first in `labels`), and the best
+    score of those mentions; names of more than MAX_REPEATED_WORDS words are
+    not repeated. ents: decode's (type, i, j, score); returns them with the
+    repeats, by start."""
     order = {}
     for lab in labels:
         if lab[:2] in ("B-", "I-"):
@@ -185,8 +194,11 @@ def with_repeats(ents, words, labels=LABELS):
         covered[i:j] = [True] * (j - i)
     out = list(ents)
     for name, (_, kinds) in sorted(names.items(), key=lambda kv: (-len(kv[0]), kv[1][0])):
-        typ = max(kinds, key=lambda t: (kinds[t][0], -order.get(t, len(order))))
-        best, n, i = kinds[typ][1], len(name), 0
+        n = len(name)
+        if not 0 < n <= MAX_REPEATED_WORDS:
+            continue
+        typ = max(kinds, key=lambda t: (round(kinds[t][0], TALLY_DECIMALS), -order.get(t, len(order))))
+        best, i = kinds[typ][1], 0
         while i + n <= len(words):
             if not any(covered[i:i + n]) and tuple(words[i:i + n]) == name:
                 covered[i:i + n] = [True] * n

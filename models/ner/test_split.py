@@ -209,6 +209,13 @@ def test_with_repeats():
     assert with_repeats([("ORG", 0, 2, 0.5), ("LOC", 3, 5, 0.5)], words)[2][0] == "LOC"
     assert with_repeats([("LOC", 1, 2, 0.9)], ["في", "تونس", "اليوم"]) == [("LOC", 1, 2, 0.9)]
     assert with_repeats([], ["في"]) == []
+    # "X X" at 0..2 recurs at 2..4 and, overlapping it, at 3..5; a name over MAX_REPEATED_WORDS stays put
+    assert with_repeats([("PER", 0, 2, 0.5)], ["X"] * 5) == [("PER", 0, 2, 0.5), ("PER", 2, 4, 0.5)]
+    from infer import MAX_REPEATED_WORDS
+    n = MAX_REPEATED_WORDS + 1
+    words = [f"w{i % n}" for i in range(2 * n)]
+    assert with_repeats([("MISC", 0, n, 0.9)], words) == [("MISC", 0, n, 0.9)]
+    assert len(with_repeats([("MISC", 0, n - 1, 0.9)], words)) == 2
 
 
 def test_char_ngram_input():

@@ -405,7 +405,14 @@ impl Analyzer {
                     None => read(model, text, None, &mut timings, stop)?,
                 };
                 let transitions = model.classifier.transitions();
-                Some(reading.entities(&model.scheme, transitions, text))
+                // Decoding (Viterbi, repeats, proclitics) counts towards the
+                // entities stage, after the pass itself.
+                let mut decoding = Duration::ZERO;
+                let mentions = stage("entities", &mut decoding, || {
+                    reading.entities(&model.scheme, transitions, text)
+                });
+                timings.entities += decoding;
+                Some(mentions)
             }
             _ => None,
         };

@@ -1,5 +1,6 @@
 //! Named entities: words → per-word label scores (the token classifier) →
-//! a valid IOB2 path (Viterbi) → entity spans on the original text.
+//! a valid IOB2 path (Viterbi) → mentions, with the repeats of the names
+//! they tag → entity spans on the original text.
 
 use std::{
     borrow::Cow,
@@ -27,7 +28,8 @@ pub struct EntitySpan {
     pub bytes: Range<usize>,
     pub label: String,
     /// Mean probability of the entity's word labels; for a repeat of a
-    /// name tagged elsewhere, the best score of that name's mentions.
+    /// name tagged elsewhere, the best score of that name's mentions of the
+    /// repeat's label.
     pub score: f32,
     /// The mention as a name: the span's text, except that `لل` + noun
     /// (whose ل cannot leave the span) reads ال + noun (`للأمم المتحدة` →
@@ -239,7 +241,8 @@ impl ArticleReading<'_> {
     }
 
     /// The entity mentions of `text` (the article this reading was made
-    /// from): a valid IOB2 path through the word scores, as spans.
+    /// from): a valid IOB2 path through the word scores and the repeats of
+    /// the names it tags ([`with_repeats`]), as spans.
     pub fn entities(
         &self,
         scheme: &LabelScheme,
@@ -289,108 +292,149 @@ struct Mention {
     score: f32,
 }
 
-/// How surely the mentions of one name gave it one type.
+/// Names longer than this (words) are not repeated: a recurrence of a long
+/// name is rare, and the bound keeps the search to a few passes over the
+/// article's words, however many names it has.
+const MAX_REPEATED_WORDS: usize = 8;
+
+/// One type's tally among a name's mentions: the sum of their scores decides
+/// the type of the name's repeats, the best of them is the repeats' score.
 #[derive(Debug, Clone, Copy)]
-struct Votes {
+struct TypeTally {
     kind: usize,
     sum: f32,
     best: f32,
 }
 
+impl TypeTally {
+    /// The sum at the precision tallies are compared at, so that this
+    /// float32 sum and the Python twin's float64 one tie alike.
+    fn rounded_sum(&self) -> i64 {
+        (f64::from(self.sum) * 1000.0).round() as i64
+    }
+}
+
 /// A distinct name among an article's mentions: its words, the position of
 /// its first mention, and the types its mentions have.
 struct TaggedName<'f> {
-    words: Vec<&'f str>,
+    words: &'f [&'f str],
     first: usize,
-    votes: Vec<Votes>,
+    tallies: Vec<TypeTally>,
 }
 
 impl TaggedName<'_> {
     /// The type whose mentions' scores sum highest (on a tie, the one listed
     /// first) and the best score among those mentions.
     fn verdict(&self) -> Option<(usize, f32)> {
-        self.votes
+        self.tallies
             .iter()
-            .max_by(|a, b| a.sum.total_cmp(&b.sum).then(b.kind.cmp(&a.kind)))
-            .map(|v| (v.kind, v.best))
+            .max_by(|a, b| {
+                a.rounded_sum()
+                    .cmp(&b.rounded_sum())
+                    .then(b.kind.cmp(&a.kind))
+            })
+            .map(|t| (t.kind, t.best))
     }
 }
 
 /// Document-level consistency: a name the model tagged somewhere in the
-/// article is also a mention wherever the same words recur outside every
-/// other mention. A window sees a few sentences; a name is often clear in
-/// one of them (a full name, a title before it) and bare in the others,
-/// where the model alone may miss it. Longer names are placed first, so
-/// `محمد علي` is not cut to a tagged `محمد`. A name tagged with several types
-/// takes the one whose mentions' scores sum highest; a repeat carries the
-/// best score of those mentions. `models/ner/infer.py`'s `with_repeats` is
-/// the Python twin.
+/// article is also a mention wherever the same words (normalized forms)
+/// recur outside every other mention. A window sees a few sentences; a name
+/// is often clear in one of them (a full name, a title before it) and bare
+/// in the others, where the model alone may miss it. Longer names are placed
+/// first, so `محمد علي` is not cut to a tagged `محمد`. A repeat takes the type
+/// whose mentions' scores sum highest and the best score of those mentions;
+/// the model's own mentions keep theirs. `models/ner/infer.py`'s
+/// `with_repeats` is the Python twin.
 fn with_repeats<S: AsRef<str>>(mut mentions: Vec<Mention>, forms: &[S]) -> Vec<Mention> {
-    let form = |w: usize| forms[w].as_ref();
-    let mut names: Vec<TaggedName> = Vec::new();
-    let mut name_of: HashMap<Vec<&str>, usize> = HashMap::new();
-    for m in &mentions {
-        let words: Vec<&str> = m.words.clone().map(form).collect();
-        let i = *name_of.entry(words.clone()).or_insert_with(|| {
-            names.push(TaggedName {
-                words,
-                first: m.words.start,
-                votes: Vec::new(),
-            });
-            names.len() - 1
-        });
-        let votes = &mut names[i].votes;
-        match votes.iter_mut().find(|v| v.kind == m.kind) {
-            Some(v) => {
-                v.sum += m.score;
-                v.best = v.best.max(m.score);
-            }
-            None => votes.push(Votes {
-                kind: m.kind,
-                sum: m.score,
-                best: m.score,
-            }),
-        }
-    }
+    let words: Vec<&str> = forms.iter().map(AsRef::as_ref).collect();
+    let mut names = tagged_names(&mentions, &words);
     names.sort_by(|a, b| {
         b.words
             .len()
             .cmp(&a.words.len())
             .then(a.first.cmp(&b.first))
     });
-    let mut covered = vec![false; forms.len()];
+    let places = recurrences(&names, &words);
+    let mut covered = vec![false; words.len()];
     for m in &mentions {
         covered[m.words.clone()].fill(true);
     }
-    let mut positions: HashMap<&str, Vec<usize>> = HashMap::new();
-    for w in 0..forms.len() {
-        positions.entry(form(w)).or_default().push(w);
-    }
     let mut repeats = Vec::new();
-    for name in &names {
-        let (Some((kind, score)), Some(&head)) = (name.verdict(), name.words.first()) else {
+    for (name, starts) in names.iter().zip(&places) {
+        let Some((kind, score)) = name.verdict() else {
             continue;
         };
-        let len = name.words.len();
-        for &i in positions.get(head).into_iter().flatten() {
-            let at = i..i + len;
-            if at.end > forms.len()
-                || covered[at.clone()].contains(&true)
-                || !at.clone().map(form).eq(name.words.iter().copied())
-            {
-                continue;
+        for &start in starts {
+            let at = start..start + name.words.len();
+            if !covered[at.clone()].contains(&true) {
+                covered[at.clone()].fill(true);
+                repeats.push(Mention {
+                    words: at,
+                    kind,
+                    score,
+                });
             }
-            covered[at.clone()].fill(true);
-            repeats.push(Mention {
-                words: at,
-                kind,
-                score,
-            });
         }
     }
     mentions.extend(repeats);
     mentions.sort_by_key(|m| m.words.start);
     mentions
+}
+
+/// The distinct names of `mentions` (by their words), in order of first
+/// mention, with their type tallies.
+fn tagged_names<'f>(mentions: &[Mention], words: &'f [&'f str]) -> Vec<TaggedName<'f>> {
+    let mut names: Vec<TaggedName> = Vec::new();
+    let mut index: HashMap<&[&str], usize> = HashMap::new();
+    for m in mentions {
+        let name = &words[m.words.clone()];
+        let i = *index.entry(name).or_insert_with(|| {
+            names.push(TaggedName {
+                words: name,
+                first: m.words.start,
+                tallies: Vec::new(),
+            });
+            names.len() - 1
+        });
+        let tallies = &mut names[i].tallies;
+        match tallies.iter_mut().find(|t| t.kind == m.kind) {
+            Some(t) => {
+                t.sum += m.score;
+                t.best = t.best.max(m.score);
+            }
+            None => tallies.push(TypeTally {
+                kind: m.kind,
+                sum: m.score,
+                best: m.score,
+            }),
+        }
+    }
+    names
+}
+
+/// For each name, the word positions where its words occur, ascending (empty
+/// for a name over [`MAX_REPEATED_WORDS`]): one pass over the article per
+/// distinct name length.
+fn recurrences(names: &[TaggedName], words: &[&str]) -> Vec<Vec<usize>> {
+    let index: HashMap<&[&str], usize> = names
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| (1..=MAX_REPEATED_WORDS).contains(&n.words.len()))
+        .map(|(i, n)| (n.words, i))
+        .collect();
+    let mut lengths: Vec<usize> = index.keys().map(|w| w.len()).collect();
+    lengths.sort_unstable();
+    lengths.dedup();
+    let mut places = vec![Vec::new(); names.len()];
+    for len in lengths {
+        for (start, window) in words.windows(len).enumerate() {
+            if let Some(&i) = index.get(window) {
+                places[i].push(start);
+            }
+        }
+    }
+    places
 }
 
 /// The indices of the words (byte ranges in article order) that start
@@ -524,6 +568,21 @@ mod tests {
         // Equal sums: the type listed first (LOC before ORG).
         let tied = vec![mention(0..2, 2, 0.5), mention(3..5, 1, 0.5)];
         assert_eq!(with_repeats(tied, &forms)[2].kind, 1);
+    }
+
+    #[test]
+    fn repeats_do_not_overlap_and_long_names_are_not_repeated() {
+        // "X X" tagged at 0..2 recurs at 2..4 and, overlapping it, at 3..5.
+        let forms = ["X", "X", "X", "X", "X"];
+        let got = with_repeats(vec![mention(0..2, 0, 0.5)], &forms);
+        assert_eq!(got, vec![mention(0..2, 0, 0.5), mention(2..4, 0, 0.5)]);
+        // A name of MAX_REPEATED_WORDS + 1 words is left where it is.
+        let long = MAX_REPEATED_WORDS + 1;
+        let forms: Vec<String> = (0..2 * long).map(|i| format!("w{}", i % long)).collect();
+        let found = vec![mention(0..long, 3, 0.9)];
+        assert_eq!(with_repeats(found.clone(), &forms), found);
+        let short = vec![mention(0..long - 1, 3, 0.9)];
+        assert_eq!(with_repeats(short, &forms).len(), 2);
     }
 
     #[test]
