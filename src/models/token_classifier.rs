@@ -322,13 +322,13 @@ impl TokenClassifier {
             char_ngrams,
             manifest,
         };
+        classifier.check_top_bucket(dir)?;
         // Through the same path as every article, n-gram input included.
         let warm_up = WordGroups {
             of_word: &[Some(0), Some(0)],
             count: 1,
         };
         classifier.read(&["تجربة", "warm-up"], Some(warm_up), &StopSignal::never())?;
-        classifier.check_top_bucket(dir)?;
         Ok(classifier)
     }
 
