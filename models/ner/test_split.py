@@ -33,6 +33,7 @@ def test_split_docs():
     assert len(dev) == 414 and len(train) == 3705
     assert split(sents, "docs") == (train, dev)
     assert split(sents, "random") == split_dev(sents)
+    assert split(sents, "none") == (list(sents), [])  # all of it trains: a chosen recipe retrained
 
 
 def test_map_labels():

@@ -7,10 +7,13 @@ service pipeline (infer.py: windows, pooling, IOB2 Viterbi, char spans) and
 the checkpoint with the best DEV micro F1 (best head) is kept.
 
 usage: train.py ANERCORP_TRAIN E5_BIN VOCAB_DIR OUT_DIR [--epochs N] ...
-       [--split random|docs] [--extra PATH[:TYPE=NEW,...]]... [--resume]
+       [--split random|docs|none] [--extra PATH[:TYPE=NEW,...]]... [--resume]
 
 --split docs holds out the contiguous last 10% of ANERcorp train (data.
 split_dev_docs) and also reports DEV F1 on entities unseen in TRAIN.
+--split none trains on all of it, with no DEV: every epoch is saved as
+best.pt, so the run keeps its last epoch (give it the epoch count the run
+that chose the recipe kept).
 --extra adds another CoNLL file to the training data (all of it; never to DEV),
 with an optional entity-type map, e.g. `aqmar/train.txt:MISC=O`.
 --augment-mentions, --augment-clitics and --mask-entities rebuild the training
@@ -360,7 +363,8 @@ def main():
     ap.add_argument("--pack", action="store_true", help="train on packed multi-sentence windows")
     ap.add_argument("--max-steps", type=int, default=0, help="stop (and evaluate) after N steps")
     ap.add_argument("--loss-heads", default="", help="heads that get a loss (default: all)")
-    ap.add_argument("--split", choices=("random", "docs"), default="random", help="DEV split (data.split)")
+    ap.add_argument("--split", choices=("random", "docs", "none"), default="random",
+                    help="DEV split (data.split); none: all of ANERcorp trains, no DEV")
     ap.add_argument("--extra", action="append", default=[], metavar="PATH[:TYPE=NEW,...]",
                     help="more CoNLL training data (repeatable), with an optional entity-type map")
     ap.add_argument("--resume", action="store_true", help="continue from OUT/last.pt if it exists")
@@ -554,15 +558,16 @@ def main():
         ep_time = time.time() - t0
         t_train += ep_time
         t1 = time.time()
-        res = evaluate_dev(model, tok, dev, a.max_tokens, heads, seen_surfaces=seen, crf=crf, chars=chars)
+        res = evaluate_dev(model, tok, dev, a.max_tokens, heads, seen_surfaces=seen, crf=crf, chars=chars) if dev else {}
         ev_time = time.time() - t1
-        f1s = {hd: res[hd]["micro"]["f1"] for hd in heads}
+        f1s = {hd: res[hd]["micro"]["f1"] for hd in heads if hd in res}
         history.append({"epoch": ep, "loss": tot_loss / nb, "train_s": round(ep_time, 1),
                         "eval_s": round(ev_time, 1), "dev": res})
         print(f"== epoch {ep} loss {tot_loss/nb:.4f} train {ep_time:.0f}s eval {ev_time:.0f}s dev F1 {f1s}", flush=True)
-        for hd in heads:
+        for hd in res:
             print(f"   {hd}: {summary(res[hd], res[hd].get('_seen_unseen'))}", flush=True)
-        score = max(f1s.values())
+        # Without a DEV (--split none) each epoch outranks the one before: the last is kept.
+        score = max(f1s.values()) if f1s else float(ep)
         if score > best:
             best = score
             torch.save({"state": model.state_dict(), "crf": crf.state_dict() if crf else None,
