@@ -1,10 +1,11 @@
 //! Window planning: windows are in order, cover every word, overlap without
 //! gaps, stay within the piece budget (a lone oversize word excepted), and
 //! every word is read from exactly one window that contains it, the one
-//! where it has the most context.
+//! where it has the most context; planned within segments, no window crosses
+//! a segment's start and every word is still read from a window holding it.
 #![no_main]
 
-use khulasa::models::windows::{owners, plan};
+use khulasa::models::windows::{owners, plan, plan_within};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -54,5 +55,32 @@ fuzz_target!(|data: &[u8]| {
             best,
             "word {i} not read where it has most context"
         );
+    }
+
+    // Within segments (here: a segment starts at each word whose piece count
+    // is a multiple of 7): the plain plan of each segment, shifted, so
+    // no window crosses a segment's start and every word is still owned by
+    // a window that holds it.
+    let starts: Vec<usize> = counts
+        .iter()
+        .enumerate()
+        .filter(|&(_, &c)| c % 7 == 0)
+        .map(|(i, _)| i)
+        .collect();
+    let within = plan_within(&counts, &starts, budget);
+    assert_eq!(within.is_empty(), n == 0);
+    let mut edges: Vec<usize> = starts.iter().copied().chain([0]).collect();
+    edges.sort_unstable();
+    edges.dedup();
+    for w in &within {
+        assert!(w.start < w.end && w.end <= n, "{w:?}");
+        assert!(
+            !edges.iter().any(|&e| w.start < e && e < w.end),
+            "{w:?} crosses a segment start in {edges:?}"
+        );
+    }
+    let own = owners(&within, n);
+    for (i, &o) in own.iter().enumerate() {
+        assert!(within[o].contains(&i), "word {i} owned by {:?}", within[o]);
     }
 });

@@ -55,8 +55,8 @@ def docs_scores(model_dir, anercorp, labels):
 
 TEXT_SENTENCES = 5
 TEXTS_NOTE = (f"int8_per_row_docs_texts5: the same DEV joined into texts of {TEXT_SENTENCES} sentences "
-              "(evaluate.py --docs 5), as the service reads articles (windows span sentences, and a name "
-              "tagged in one sentence is repeated where it recurs).")
+              "(evaluate.py --docs 5), as the service reads articles (windows inside each sentence of its "
+              "segmenter, and a name tagged in one sentence repeated where it recurs).")
 
 
 def texts_scores(model_dir, anercorp, labels):

@@ -1,8 +1,9 @@
 """Python mirror of the Khulasa NER pipeline (contract steps 1-6).
 
-    words -> normalize -> pieces (<=32 per word) -> windows (a quarter overlap)
-    -> token logits -> word logits (first/last/mean pooling)
-    -> log-softmax + IOB2-constrained Viterbi -> entities with char spans.
+    words -> normalize -> pieces (<=32 per word) -> windows (a quarter overlap,
+    never across a sentence of the service's segmenter) -> token logits
+    -> word logits (first/last/mean pooling) -> log-softmax + IOB2-constrained
+    Viterbi -> repeats of tagged names -> entities with char spans.
 
 `NerOnnx(model_dir)` runs an exported model directory with onnxruntime;
 `predict_words` takes any `logits_fn(list_of_windows_ids) -> list of [T,L]`
@@ -10,15 +11,19 @@ so training can evaluate a torch model the same way.
 """
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, _HERE)
+sys.path.append(os.path.join(os.path.dirname(_HERE), "summarizer"))
 from chars import word_ngrams  # noqa: E402
 from words import normalize_word, split_words  # noqa: E402
+import segment  # noqa: E402  (models/summarizer/segment.py: the service's segmenter's twin)
 
 LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-MISC", "I-MISC"]
 BOS, PAD, EOS = 0, 1, 2
@@ -62,6 +67,27 @@ def make_windows(counts, max_tokens=256):
             s2 += 1
         s = s2
     return out
+
+
+def windows_within(counts, segment_starts, max_tokens=256):
+    """make_windows inside each segment, so that no window crosses one (twin
+    of windows::plan_within): segment k runs from word segment_starts[k] to
+    the next start; word 0 always starts one, starts past the end are ignored."""
+    n = len(counts)
+    starts = sorted({0, *(s for s in segment_starts if s < n)}) if n else []
+    out = []
+    for a, b in zip(starts, starts[1:] + [n]):
+        out += [(s + a, e + a) for s, e in make_windows(counts[a:b], max_tokens)]
+    return out
+
+
+def sentence_starts(text, word_spans):
+    """The word indices (into word_spans, text_words' spans) where the
+    service's sentences of `text` begin: the first word that starts at or
+    after each sentence's start (segment.sentences, the twin of
+    src/text/segment.rs). The service's NER windows never cross them."""
+    starts = [s for s, _ in word_spans]
+    return [bisect.bisect_left(starts, a) for a, _ in segment.sentences(text)]
 
 
 def owners(windows, n):
@@ -221,16 +247,18 @@ def text_words(text):
 
 
 def word_logits_many(tokenizer, docs_norm_words, logits_fn, poolings, max_tokens=256,
-                     max_pieces=32, with_words=False):
+                     max_pieces=32, with_words=False, segment_starts=None):
     """Word logits for many docs; logits_fn(list of id lists) -> list of arrays [T, H, L]
     (H = number of heads, matching `poolings`). with_words: logits_fn also gets,
-    per window, each word's token positions and normalized form."""
+    per window, each word's token positions and normalized form. segment_starts:
+    per doc, the word indices no window may cross (windows_within)."""
     jobs = []  # (doc, window index)
     metas = []
     all_ids = []
     for d, words in enumerate(docs_norm_words):
         pieces = word_pieces(tokenizer, words, max_pieces)
-        wins = make_windows([len(p) for p in pieces], max_tokens) if words else []
+        cuts = segment_starts[d] if segment_starts else []
+        wins = windows_within([len(p) for p in pieces], cuts, max_tokens)
         inputs = window_inputs(pieces, wins)
         metas.append((wins, owners(wins, len(words)), inputs))
         for k, (ids, _) in enumerate(inputs):
@@ -263,12 +291,13 @@ def word_logits_many(tokenizer, docs_norm_words, logits_fn, poolings, max_tokens
 def span_piece_sums(text, spans, tok, run, dim, max_tokens=256, max_pieces=32):
     """Per (start, end) code-point span of `text`: the sum of run(window ids)'s
     rows for the pieces of the words that start inside it, each word read from
-    its owner window as the service reads it, and how many pieces that was.
-    `run(ids, words)` returns one row of `dim` values per token of a window;
-    words = the window's (token positions, normalized word) per word."""
+    its owner window as the service reads it (windows inside the service's
+    sentences), and how many pieces that was. `run(ids, words)` returns one
+    row of `dim` values per token of a window; words = the window's (token
+    positions, normalized word) per word."""
     wspans, norm = text_words(text)
     pieces = word_pieces(tok, norm, max_pieces)
-    wins = make_windows([len(p) for p in pieces], max_tokens) if norm else []
+    wins = windows_within([len(p) for p in pieces], sentence_starts(text, wspans), max_tokens)
     own = owners(wins, len(norm))
     inputs = window_inputs(pieces, wins)
     outs = [run(ids, list(zip(pos, norm[s:e]))) for (ids, pos), (s, e) in zip(inputs, wins)]
@@ -395,7 +424,8 @@ class NerOnnx:
         """texts -> list of [ {label,start,end,score,text} ]"""
         words = [text_words(t) for t in texts]
         wl = word_logits_many(self.tok, [w[1] for w in words], self.logits_fn, [self.pooling],
-                              self.max_tokens, self.max_pieces, with_words=self.chars is not None)
+                              self.max_tokens, self.max_pieces, with_words=self.chars is not None,
+                              segment_starts=[sentence_starts(t, w[0]) for t, w in zip(texts, words)])
         out = []
         for t, (spans, norm), per_head in zip(texts, words, wl):
             ents = []

@@ -8,9 +8,11 @@ waits until it has loaded them, and checks
     server (models/ner/evaluate.py's endpoint path, entity starts taken to
     their word's start) equals models/ner-ar/manifest.json's
     `int8_per_row_docs` micro F1 within NER_F1_TOLERANCE, and so does the
-    same DEV as texts of 5 sentences against `int8_per_row_docs_texts5` (a
-    text's windows span sentences, and the service repeats a name tagged in
-    one sentence where it recurs: src/tasks/entities.rs, infer.with_repeats);
+    same DEV as texts of 5 sentences against `int8_per_row_docs_texts5` (the
+    server cuts a text's windows at its segmenter's sentences and repeats a
+    name tagged in one sentence where it recurs; the Python mirror does both
+    with segment.py, the segmenter's twin: infer.sentence_starts,
+    infer.with_repeats);
   * summary: ROUGE-1/2/L F1 x 100 (models/summarizer/common.py's
     Arabic-normalized ROUGE against the headline) of the server's k=1 and k=3
     summaries of a fixed ANT dev slice (the first ROUGE_ARTICLES articles of

@@ -328,7 +328,12 @@ impl TokenClassifier {
             of_word: &[Some(0), Some(0)],
             count: 1,
         };
-        classifier.read(&["تجربة", "warm-up"], Some(warm_up), &StopSignal::never())?;
+        classifier.read(
+            &["تجربة", "warm-up"],
+            &[],
+            Some(warm_up),
+            &StopSignal::never(),
+        )?;
         Ok(classifier)
     }
 
@@ -380,11 +385,14 @@ impl TokenClassifier {
 
     /// Per-word log-probabilities over [`Self::labels`] and, with a sentence
     /// head and `groups`, each group's sentence vector. Words must be
-    /// non-empty and already normalized. Blocking; stops between batches
-    /// when `stop` fires.
+    /// non-empty and already normalized. No window crosses the start of a
+    /// segment (`segment_starts`, word indices, e.g. of sentences): the
+    /// model was trained on single sentences and reads them best alone.
+    /// Blocking; stops between batches when `stop` fires.
     pub fn read<S: AsRef<str>>(
         &self,
         words: &[S],
+        segment_starts: &[usize],
         groups: Option<WordGroups<'_>>,
         stop: &StopSignal,
     ) -> Result<WordReadings, ModelError> {
@@ -406,7 +414,7 @@ impl TokenClassifier {
             .char_ngrams
             .as_ref()
             .map(|c| words.iter().map(|w| c.bag(w.as_ref())).collect());
-        let plan = windows::plan(&counts, self.max_tokens - 2);
+        let plan = windows::plan_within(&counts, segment_starts, self.max_tokens - 2);
         let owners = windows::owners(&plan, words.len());
 
         let n_labels = self.labels.len();

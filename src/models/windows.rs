@@ -1,8 +1,9 @@
 //! Splitting a long word sequence into overlapping model windows.
 //!
-//! Windows are cut at word boundaries, so no word is ever split; each word is
-//! then read from the window where it sits farthest from an edge, which gives
-//! it the most context and means no entity is cut or counted twice.
+//! Windows are cut at word boundaries, so no word is ever split, and may be
+//! kept inside segments such as sentences; each word is then read from the
+//! window where it sits farthest from an edge, which gives it the most
+//! context and means no entity is cut or counted twice.
 
 use std::ops::Range;
 
@@ -45,6 +46,34 @@ pub fn plan(piece_counts: &[usize], budget: usize) -> Vec<Range<usize>> {
         start = next;
     }
     windows
+}
+
+/// [`plan`] within each segment of the words (e.g. sentences), so that no
+/// window crosses a segment's edge: segment `k` runs from word
+/// `segment_starts[k]` to the next start. The starts may come in any order
+/// and repeat; word 0 always starts a segment, and starts past the last word
+/// are ignored.
+pub fn plan_within(
+    piece_counts: &[usize],
+    segment_starts: &[usize],
+    budget: usize,
+) -> Vec<Range<usize>> {
+    let n = piece_counts.len();
+    let mut starts: Vec<usize> = segment_starts.iter().copied().filter(|&s| s < n).collect();
+    starts.push(0);
+    starts.sort_unstable();
+    starts.dedup();
+    let ends = starts.iter().skip(1).copied().chain([n]);
+    starts
+        .iter()
+        .zip(ends)
+        .filter(|&(&start, end)| start < end)
+        .flat_map(|(&start, end)| {
+            plan(&piece_counts[start..end], budget)
+                .into_iter()
+                .map(move |w| w.start + start..w.end + start)
+        })
+        .collect()
 }
 
 /// For each of `n_words` words, the index of the window it is read from: the
@@ -103,6 +132,35 @@ mod tests {
         assert_eq!(w, vec![0..6, 6..7]);
         for pair in w.windows(2) {
             assert!(pair[0].end < pair[1].end && pair[1].start <= pair[0].end);
+        }
+    }
+
+    #[test]
+    fn windows_stay_inside_their_segment() {
+        // Segments 0..3 and 3..10; a budget of 4 pieces.
+        let w = plan_within(&[1; 10], &[3], 4);
+        assert_eq!(w, vec![0..3, 3..7, 6..10]);
+        // Unordered, repeated and out-of-range starts; 0 is implied.
+        assert_eq!(
+            plan_within(&[1; 10], &[9, 3, 3, 42], 4),
+            vec![0..3, 3..7, 6..9, 9..10]
+        );
+        // No segments but the whole: the plain plan.
+        assert_eq!(plan_within(&[1; 10], &[], 4), plan(&[1; 10], 4));
+        assert!(plan_within(&[], &[0, 5], 4).is_empty());
+        // Every word in exactly the windows of its segment, and owned by one.
+        let w = plan_within(&[2, 1, 3, 1, 1, 2, 2, 1], &[2, 5], 3);
+        let owners = owners(&w, 8);
+        for (i, &o) in owners.iter().enumerate() {
+            assert!(w[o].contains(&i));
+        }
+        for r in &w {
+            let segment = |i: usize| [0, 2, 5].iter().rposition(|&s| s <= i);
+            assert_eq!(
+                segment(r.start),
+                segment(r.end - 1),
+                "{r:?} crosses a segment edge"
+            );
         }
     }
 

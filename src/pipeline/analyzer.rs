@@ -386,6 +386,12 @@ impl Analyzer {
             }
         });
 
+        // The summary picks sentences, the entity model reads them (its
+        // windows never cross one) and the groups look for the lead.
+        let sentences = stage("segment", &mut timings.segment, || {
+            self.segmenter.sentences(text)
+        });
+
         // The token classifier's pass over the article, made at most once:
         // by the summary when it reads its sentence vectors from it, else
         // here for the entities.
@@ -395,31 +401,30 @@ impl Analyzer {
             (true, Some((model, _))) if self.abstractive_summary(request.mode)? => {
                 Some(generate(model, text, &mut timings, stop)?)
             }
-            (true, _) => Some(self.summarize(request, &mut reading, &mut timings, stop)?),
+            (true, _) => {
+                Some(self.summarize(request, &sentences, &mut reading, &mut timings, stop)?)
+            }
         };
 
         let entities = match (self.models.entities(), want_entities) {
             (Some(model), true) => {
                 let reading = match reading {
                     Some(reading) => reading,
-                    None => read(model, text, None, &mut timings, stop)?,
+                    None => read(model, text, &sentences, None, &mut timings, stop)?,
                 };
                 let transitions = model.classifier.transitions();
                 // Decoding (Viterbi, repeats, proclitics) counts towards the
                 // entities stage, after the pass itself.
-                let mut decoding = Duration::ZERO;
-                let mentions = stage("entities", &mut decoding, || {
+                Some(stage("entities", &mut timings.entities, || {
                     reading.entities(&model.scheme, transitions, text)
-                });
-                timings.entities += decoding;
-                Some(mentions)
+                }))
             }
             _ => None,
         };
 
         let groups = entities.as_deref().map(|mentions| {
             stage("groups", &mut timings.groups, || {
-                let lead = self.segmenter.sentences(text).into_iter().next();
+                let lead = sentences.first().cloned();
                 let summary: Vec<Range<usize>> = summary
                     .iter()
                     .flat_map(|s| s.sentences.iter().map(|(r, _)| r.clone()))
@@ -448,26 +453,25 @@ impl Analyzer {
     fn summarize<'r>(
         &self,
         request: &'r ArticleRequest,
+        sentences: &[Range<usize>],
         reading: &mut Option<ArticleReading<'r>>,
         timings: &mut StageTimings,
         stop: &StopSignal,
     ) -> Result<SummaryResult, AnalyzeError> {
         let text = request.text.as_str();
-        let (sentences, pieces, word_counts, candidates) =
-            stage("segment", &mut timings.segment, || {
-                let sentences = self.segmenter.sentences(text);
-                let pieces: Vec<&str> = sentences.iter().map(|r| &text[r.clone()]).collect();
-                let word_counts: Vec<usize> = pieces
-                    .iter()
-                    .map(|s| s.split_whitespace().count())
-                    .collect();
-                let mut candidates = candidates(&word_counts, MAX_RANKED_SENTENCES);
-                // The summary never repeats the headline the client sent.
-                if let Some(title) = request.title.as_deref().map(text::arabic::words_key) {
-                    candidates.retain(|&i| text::arabic::words_key(pieces[i]) != title);
-                }
-                (sentences, pieces, word_counts, candidates)
-            });
+        let (pieces, word_counts, candidates) = stage("segment", &mut timings.segment, || {
+            let pieces: Vec<&str> = sentences.iter().map(|r| &text[r.clone()]).collect();
+            let word_counts: Vec<usize> = pieces
+                .iter()
+                .map(|s| s.split_whitespace().count())
+                .collect();
+            let mut candidates = candidates(&word_counts, MAX_RANKED_SENTENCES);
+            // The summary never repeats the headline the client sent.
+            if let Some(title) = request.title.as_deref().map(text::arabic::words_key) {
+                candidates.retain(|&i| text::arabic::words_key(pieces[i]) != title);
+            }
+            (pieces, word_counts, candidates)
+        });
 
         let embeddings = match &self.models.readers {
             Readers::Separate { encoder, .. } => {
@@ -479,9 +483,14 @@ impl Analyzer {
             }
             Readers::OnePass(model) => {
                 // The summary runs first, so this pass is the article's only one.
-                let ranges: Vec<Range<usize>> =
-                    candidates.iter().map(|&i| sentences[i].clone()).collect();
-                let reading = reading.insert(read(model, text, Some(&ranges), timings, stop)?);
+                let reading = reading.insert(read(
+                    model,
+                    text,
+                    sentences,
+                    Some(&candidates),
+                    timings,
+                    stop,
+                )?);
                 stage("embed", &mut timings.embed, || {
                     reading.take_sentence_vectors()
                 })
@@ -533,28 +542,30 @@ impl Analyzer {
     }
 }
 
-/// Runs one stage of an article: timed into `slot` for the log line and
+/// Runs (a part of) one stage of an article: its time added to `slot` for the log line and
 /// metrics, and traced as a span (named after the stage in exported traces).
 fn stage<T>(name: &'static str, slot: &mut Duration, run: impl FnOnce() -> T) -> T {
     let span = tracing::info_span!("stage", otel.name = name);
     let _entered = span.enter();
     let started = Instant::now();
     let out = run();
-    *slot = started.elapsed();
+    *slot += started.elapsed();
     out
 }
 
-/// The entity model's pass over `text`, timed as the entities stage.
+/// The entity model's pass over `text`, read sentence by sentence and
+/// timed as the entities stage; with `pooled`, those sentences' vectors too.
 fn read<'t>(
     model: &EntityModel,
     text: &'t str,
-    sentences: Option<&[Range<usize>]>,
+    sentences: &[Range<usize>],
+    pooled: Option<&[usize]>,
     timings: &mut StageTimings,
     stop: &StopSignal,
 ) -> Result<ArticleReading<'t>, AnalyzeError> {
     stop.check()?;
     stage("entities", &mut timings.entities, || {
-        entities::read(&model.classifier, text, sentences, stop)
+        entities::read(&model.classifier, text, sentences, pooled, stop)
     })
     .map_err(model_error)
 }

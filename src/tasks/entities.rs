@@ -190,14 +190,17 @@ pub struct ArticleReading<'t> {
     words: WordReadings,
 }
 
-/// Runs the token classifier over the words of `text`; with `sentences`
-/// (byte ranges) and a model with a sentence head, it also pools one vector
-/// per sentence over the words that start inside it. Blocking; stops between
-/// batches when `stop` fires.
+/// Runs the token classifier over the words of `text`, its windows kept
+/// inside the article's `sentences` (byte ranges, in order, as the segmenter
+/// gives them); with `pooled` (indices into `sentences`) and a model with a
+/// sentence head, it also pools one vector per pooled sentence over the
+/// words that start inside it. Blocking; stops between batches when `stop`
+/// fires.
 pub fn read<'t>(
     classifier: &TokenClassifier,
     text: &'t str,
-    sentences: Option<&[Range<usize>]>,
+    sentences: &[Range<usize>],
+    pooled: Option<&[usize]>,
     stop: &StopSignal,
 ) -> Result<ArticleReading<'t>, ModelError> {
     let mut spans: Vec<Range<usize>> = Vec::new();
@@ -209,14 +212,21 @@ pub fn read<'t>(
             forms.push(form);
         }
     }
-    let sentence_of_word = sentences.map(|sentences| {
+    let segment_starts: Vec<usize> = sentences
+        .iter()
+        .map(|sentence| words_starting_in(&spans, sentence).start)
+        .collect();
+    let sentence_of_word = pooled.map(|pooled| {
         let mut of_word = vec![None; spans.len()];
-        for (i, sentence) in sentences.iter().enumerate() {
+        for (i, &sentence) in pooled.iter().enumerate() {
+            let Some(sentence) = sentences.get(sentence) else {
+                continue;
+            };
             for slot in &mut of_word[words_starting_in(&spans, sentence)] {
                 *slot = Some(i);
             }
         }
-        (of_word, sentences.len())
+        (of_word, pooled.len())
     });
     let groups = sentence_of_word
         .as_ref()
@@ -224,7 +234,7 @@ pub fn read<'t>(
             of_word,
             count: *count,
         });
-    let words = classifier.read(&forms, groups, stop)?;
+    let words = classifier.read(&forms, &segment_starts, groups, stop)?;
     Ok(ArticleReading {
         spans,
         forms,
