@@ -45,25 +45,19 @@ def sha256(p):
     return h.hexdigest()
 
 
-def docs_scores(model_dir, anercorp, labels):
-    """Docs-DEV scores with seen/unseen parts (evaluate.eval_onnx), without its timing."""
-    _, texts, golds = dev_set(anercorp, "docs", labels)
-    res = eval_onnx(model_dir, texts, golds, seen_surfaces=train_surfaces(anercorp, "docs", labels))
-    res.pop("_seconds")
-    return res
-
-
 TEXT_SENTENCES = 5
 TEXTS_NOTE = (f"int8_per_row_docs_texts5: the same DEV joined into texts of {TEXT_SENTENCES} sentences "
               "(evaluate.py --docs 5), as the service reads articles (windows inside each sentence of its "
               "segmenter, and a name tagged in one sentence repeated where it recurs).")
 
 
-def texts_scores(model_dir, anercorp, labels):
-    """Docs-DEV scores with the DEV joined into texts of TEXT_SENTENCES
-    sentences (evaluate.py --docs 5), seen/unseen parts included."""
+def docs_scores(model_dir, anercorp, labels, sentences_per_text=1):
+    """Docs-DEV scores with seen/unseen parts (evaluate.eval_onnx), without
+    its timing; the DEV joined into texts of sentences_per_text sentences
+    (evaluate.py --docs N) when that is more than 1."""
     _, texts, golds = dev_set(anercorp, "docs", labels)
-    texts, golds = join_docs(texts, golds, TEXT_SENTENCES)
+    if sentences_per_text > 1:
+        texts, golds = join_docs(texts, golds, sentences_per_text)
     res = eval_onnx(model_dir, texts, golds, seen_surfaces=train_surfaces(anercorp, "docs", labels))
     res.pop("_seconds")
     return res
@@ -84,7 +78,7 @@ def dev_figures(model_dir, anercorp, labels, threads):
         out[key] = res
         print(f"{split_kind}: {summary(res, res.get('_seen_unseen'))}; batch 1 vs 8: {differing} sentences differ",
               flush=True)
-    out["int8_per_row_docs_texts5"] = texts_scores(model_dir, anercorp, labels)
+    out["int8_per_row_docs_texts5"] = docs_scores(model_dir, anercorp, labels, TEXT_SENTENCES)
     print(f"docs as {TEXT_SENTENCES}-sentence texts: "
           f"{summary(out['int8_per_row_docs_texts5'], out['int8_per_row_docs_texts5']['_seen_unseen'])}")
     if labels != "anercorp":

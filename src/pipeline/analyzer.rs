@@ -542,8 +542,9 @@ impl Analyzer {
     }
 }
 
-/// Runs (a part of) one stage of an article: its time added to `slot` for the log line and
-/// metrics, and traced as a span (named after the stage in exported traces).
+/// Runs (a part of) one stage of an article: its time is added to `slot`
+/// for the log line and metrics, and it is traced as a span (named after
+/// the stage in exported traces).
 fn stage<T>(name: &'static str, slot: &mut Duration, run: impl FnOnce() -> T) -> T {
     let span = tracing::info_span!("stage", otel.name = name);
     let _entered = span.enter();

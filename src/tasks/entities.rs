@@ -212,17 +212,20 @@ pub fn read<'t>(
             forms.push(form);
         }
     }
-    let segment_starts: Vec<usize> = sentences
+    // Each sentence's words: where windows are cut, and what a pooled
+    // sentence's vector sums.
+    let sentence_words: Vec<Range<usize>> = sentences
         .iter()
-        .map(|sentence| words_starting_in(&spans, sentence).start)
+        .map(|sentence| words_starting_in(&spans, sentence))
         .collect();
+    let segment_starts: Vec<usize> = sentence_words.iter().map(|w| w.start).collect();
     let sentence_of_word = pooled.map(|pooled| {
         let mut of_word = vec![None; spans.len()];
         for (i, &sentence) in pooled.iter().enumerate() {
-            let Some(sentence) = sentences.get(sentence) else {
+            let Some(words) = sentence_words.get(sentence) else {
                 continue;
             };
-            for slot in &mut of_word[words_starting_in(&spans, sentence)] {
+            for slot in &mut of_word[words.clone()] {
                 *slot = Some(i);
             }
         }
