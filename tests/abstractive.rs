@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{repo_root, request, tasks, Server};
+use common::{repo_root, request, sample, scrape, tasks, Server};
 use khulasa::{
     models::{seq2seq::Seq2SeqModel, Runtime, SessionLayout},
     proto::{summary_options::Mode, AnalyzeRequest, GetInfoRequest, SummaryOptions, Task},
@@ -29,7 +29,13 @@ fn with_mode(mode: Mode) -> AnalyzeRequest {
 async fn the_service_serves_abstractive_summaries_from_a_seq2seq_export() {
     let fixture = repo_root().join("models/seq2seq/fixtures/mbart");
     let fixture_arg = fixture.to_str().unwrap().to_string();
-    let server = Server::start_serving(&["--summarizer", &fixture_arg]).await;
+    let server = Server::start_serving(&[
+        "--summarizer",
+        &fixture_arg,
+        "--metrics-listen",
+        "127.0.0.1:0",
+    ])
+    .await;
     let mut client = server.client().await;
 
     // The same generation in process, with the model's default settings.
@@ -54,6 +60,21 @@ async fn the_service_serves_abstractive_summaries_from_a_seq2seq_export() {
             "abstractive summaries have no spans"
         );
     }
+    // Generation reads the whole text: no stage splits it into sentences.
+    let url = server.metrics_url().await;
+    let metrics = tokio::task::spawn_blocking(move || scrape(&url))
+        .await
+        .unwrap();
+    let stage_count = |stage: &str| {
+        sample(
+            &metrics,
+            "khulasa_stage_duration_seconds_count",
+            &[&format!(r#"stage="{stage}""#)],
+        )
+    };
+    assert_eq!(stage_count("generate"), Some(2.0));
+    assert_eq!(stage_count("segment"), None, "{metrics}");
+
     // Extractive stays available per request.
     let resp = client
         .analyze(with_mode(Mode::Extractive))

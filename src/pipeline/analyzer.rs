@@ -315,6 +315,14 @@ pub enum AnalyzeError {
     Model(ModelError),
 }
 
+/// What makes one request's summary.
+#[derive(Clone, Copy)]
+enum SummaryBy<'m> {
+    Abstractive(&'m Seq2SeqModel),
+    /// Sentences of the article, picked by the scorer.
+    Extractive,
+}
+
 /// Articles with more sentences than this are summarized from this many
 /// candidates (full sentences first, in article order): it bounds the
 /// embedding work and the n² similarity graph of one request.
@@ -346,21 +354,22 @@ impl Analyzer {
             .tasks
             .wants_entities(self.models.entities().is_some())
             .ok_or(AnalyzeError::NoEntityModel)?;
-        if request.tasks.wants_summary() {
-            self.abstractive_summary(request.mode)?;
-        }
+        self.summary_by(request)?;
         Ok(())
     }
 
-    /// Whether the summary is abstractive, given the request's mode and the
-    /// loaded models.
-    fn abstractive_summary(&self, mode: SummaryMode) -> Result<bool, AnalyzeError> {
-        let loaded = self.models.abstractive.is_some();
-        match mode {
-            SummaryMode::Auto => Ok(loaded),
-            SummaryMode::Extractive => Ok(false),
-            SummaryMode::Abstractive if loaded => Ok(true),
-            SummaryMode::Abstractive => Err(AnalyzeError::NoAbstractiveModel),
+    /// What makes the request's summary, given its tasks and mode and the
+    /// loaded models; `None` when no summary is wanted.
+    fn summary_by(&self, request: &ArticleRequest) -> Result<Option<SummaryBy<'_>>, AnalyzeError> {
+        if !request.tasks.wants_summary() {
+            return Ok(None);
+        }
+        match (&self.models.abstractive, request.mode) {
+            (Some((model, _)), SummaryMode::Auto | SummaryMode::Abstractive) => {
+                Ok(Some(SummaryBy::Abstractive(model)))
+            }
+            (None, SummaryMode::Abstractive) => Err(AnalyzeError::NoAbstractiveModel),
+            (_, SummaryMode::Auto | SummaryMode::Extractive) => Ok(Some(SummaryBy::Extractive)),
         }
     }
 
@@ -386,22 +395,26 @@ impl Analyzer {
             }
         });
 
-        // The summary picks sentences, the entity model reads them (its
-        // windows never cross one) and the groups look for the lead.
-        let sentences = stage("segment", &mut timings.segment, || {
-            self.segmenter.sentences(text)
-        });
+        // An extractive summary picks sentences, the entity model reads them
+        // (its windows never cross one) and the groups look for the lead; a
+        // request for an abstractive summary alone needs none.
+        let summary_by = self.summary_by(request)?;
+        let sentences = if want_entities || matches!(summary_by, Some(SummaryBy::Extractive)) {
+            stage("segment", &mut timings.segment, || {
+                self.segmenter.sentences(text)
+            })
+        } else {
+            Vec::new()
+        };
 
         // The token classifier's pass over the article, made at most once:
         // by the summary when it reads its sentence vectors from it, else
         // here for the entities.
         let mut reading = None;
-        let summary = match (request.tasks.wants_summary(), &self.models.abstractive) {
-            (false, _) => None,
-            (true, Some((model, _))) if self.abstractive_summary(request.mode)? => {
-                Some(generate(model, text, &mut timings, stop)?)
-            }
-            (true, _) => {
+        let summary = match summary_by {
+            None => None,
+            Some(SummaryBy::Abstractive(model)) => Some(generate(model, text, &mut timings, stop)?),
+            Some(SummaryBy::Extractive) => {
                 Some(self.summarize(request, &sentences, &mut reading, &mut timings, stop)?)
             }
         };
