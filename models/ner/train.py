@@ -401,7 +401,7 @@ def main():
     t_start = time.time()
 
     tok = Tokenizer.from_file(os.path.join(a.vocab_dir, "tokenizer.json"))
-    rows = np.load(os.path.join(a.vocab_dir, "rows.npy"))
+    vocab_rows = np.load(os.path.join(a.vocab_dir, "rows.npy"))
     sents = read_conll(a.anercorp)
     train, dev = split(sents, a.split)
     seen = entity_surfaces(train) if a.split == "docs" else None
@@ -445,9 +445,9 @@ def main():
     print(f"split {a.split}: train sents {len(train)} ({n_aner} ANERcorp) -> {len(ex)} windows, {n_pieces} pieces; "
           f"dev sents {len(dev)}", flush=True)
 
-    model = E5Ner(len(rows), heads=heads, char_buckets=a.char_input,
+    model = E5Ner(len(vocab_rows), heads=heads, char_buckets=a.char_input,
                   char_source="piece" if a.char_pieces else "word")
-    load_pretrained(model, a.e5_bin, rows)
+    load_pretrained(model, a.e5_bin, vocab_rows)
     crf = CRF() if a.crf else None
     chars = CharEmission(a.char_ngrams) if a.char_ngrams else None
     if a.init:
@@ -573,7 +573,7 @@ def main():
             torch.save({"state": model.state_dict(), "crf": crf.state_dict() if crf else None,
                         "chars": chars.state_dict() if chars else None, "char_buckets": a.char_ngrams,
                         "char_input": a.char_input, "char_pieces": a.char_pieces, "epoch": ep,
-                        "dev": res, "heads": heads, "vocab": len(rows)}, os.path.join(a.out, "best.pt"))
+                        "dev": res, "heads": heads, "vocab": len(vocab_rows)}, os.path.join(a.out, "best.pt"))
             if crf is not None:
                 json.dump(crf.config(), open(os.path.join(a.out, "transitions.json"), "w"))
             print(f"   saved best (epoch {ep}, {score})", flush=True)
