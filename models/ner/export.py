@@ -286,7 +286,10 @@ def main():
                          "(only --char-input's word n-grams), so such runs cannot be exported")
     char_buckets = int(ck.get("char_input") or 0)
     hist = json.load(open(os.path.join(a.run_dir, "history.json")))
-    dev_heads = {h: ck["dev"][h]["micro"]["f1"] for h in ck["heads"]}
+    # A run without a DEV (train.py --split none) has no scores per head: name the head with --pooling.
+    dev_heads = {h: ck["dev"][h]["micro"]["f1"] for h in ck["heads"] if h in ck["dev"]}
+    if not a.pooling and len(dev_heads) < len(ck["heads"]):
+        raise SystemExit(f"{a.run_dir}: no DEV score for every head {ck['heads']}: choose one with --pooling")
     pooling = a.pooling or max(dev_heads, key=dev_heads.get)
     print(f"checkpoint epoch {ck['epoch']}, dev F1 per head {dev_heads}; exporting '{pooling}'", flush=True)
 
