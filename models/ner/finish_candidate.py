@@ -5,6 +5,7 @@ training runs, file hashes.
 
     finish_candidate.py MODEL_DIR ANERCORP_TRAIN --runs RUN_DIR[,RUN_DIR...] [--note TEXT]
         [--meta models/ner/ship_meta.json] [--baseline BASELINE_MODEL_DIR]
+    finish_candidate.py MODEL_DIR ANERCORP_TRAIN --labels newsroom --runs ... --chosen-by MANIFEST
     finish_candidate.py MODEL_DIR ANERCORP_TRAIN --labels newsroom --rescore KEY
 
 --rescore KEY scores a shipped model again after a change to the decoding
@@ -21,6 +22,13 @@ as texts of 5 sentences, the way the service reads articles: check_served.py
 reproduces it through the server), `dev_scores.int8_per_row` (the old random split,
 for comparison), `batch_independent` and, with --baseline, that model's docs
 figures (scored on the same DEV labels) as `dev_scores.baseline_int8_per_row_docs`.
+
+--chosen-by is for the chosen recipe retrained on all of ANERcorp train
+(train.py --split none), which issue #11 permits once the recipe is chosen:
+such a model has trained on the DEV, so its own DEV figures only check that
+the service reproduces it, and the figures that chose it, those of the
+docs-split run in MANIFEST, are kept whole as `dev_scores.chosen_recipe`
+(with its baseline) and its training runs as `training.chosen_recipe_runs`.
 """
 from __future__ import annotations
 
@@ -123,11 +131,19 @@ def main():
                     help="the DEV's label convention, the one the model was trained to (evaluate.py --labels)")
     ap.add_argument("--meta", help="JSON of top-level manifest fields describing the recipe")
     ap.add_argument("--baseline", help="the baseline's model dir, scored on the same docs DEV labels")
+    ap.add_argument("--chosen-by", metavar="MANIFEST",
+                    help="the manifest of the docs-split model that chose this recipe, for a model retrained on "
+                         "all of train (--split none): its DEV figures are kept as dev_scores.chosen_recipe")
     ap.add_argument("--rescore", metavar="KEY",
                     help="only score the shipped model again; its int8_per_row_docs moves to dev_scores.KEY")
     a = ap.parse_args()
     if a.rescore:
         return rescore(a.model_dir, a.anercorp, a.labels, a.threads, a.rescore)
+    if a.chosen_by and a.baseline:
+        ap.error("--chosen-by keeps the chosen run's baseline: no --baseline with it")
+    chosen = json.load(open(a.chosen_by, encoding="utf-8")) if a.chosen_by else None
+    if chosen and chosen["dev_scores"].get("labels", "anercorp") != a.labels:
+        sys.exit(f"error: {a.chosen_by}'s DEV labels are {chosen['dev_scores'].get('labels')!r}, not {a.labels!r}")
     out, ok = dev_figures(a.model_dir, a.anercorp, a.labels, a.threads)
     mpath = os.path.join(a.model_dir, "manifest.json")
     m = json.load(open(mpath, encoding="utf-8"))
@@ -152,6 +168,14 @@ def main():
         "--labels): anercorp = as annotated; newsroom = with models/ner/org_supplement.py applied, as the model "
         "was trained; int8_per_row_docs_anercorp_labels then gives the docs figures on ANERcorp's own labels. "
         + TEXTS_NOTE)
+    if chosen:
+        m["dev_scores"]["chosen_recipe"] = {k: v for k, v in chosen["dev_scores"].items() if k != "labels"}
+        m["dev_scores"]["note"] = (
+            "This model is the chosen recipe retrained on all of ANERcorp train, the DEV included "
+            "(train.py --split none): its own DEV figures below only check that the service and the Python "
+            "mirror reproduce it (models/tools/check_ner.py, check_served.py), they measure nothing. "
+            "chosen_recipe: the DEV figures of the docs-split run that chose the recipe, as its manifest "
+            "recorded them (its own note inside). " + m["dev_scores"]["note"])
     m["batch_independent"] = ok
     m["quantization"] = {
         "scheme": ("int8 per-row activations (MatMulInteger, uint8 activations with zero point 128 and one scale "
@@ -173,6 +197,10 @@ def main():
     m["training"] = {"runs": runs, "date": datetime.date.today().isoformat(),
                      "train_seconds_total": round(sum(r["train_seconds"] for r in runs), 1),
                      "dev_split": "docs (data.split_dev_docs); everything chosen on it"}
+    if chosen:
+        m["training"]["dev_split"] = ("none: all of ANERcorp train, the docs DEV included; the recipe was chosen "
+                                      "on the docs split (dev_scores.chosen_recipe, training.chosen_recipe_runs)")
+        m["training"]["chosen_recipe_runs"] = chosen["training"]["runs"]
     if a.note:
         m["training"]["note"] = a.note
     m["files"] = {f: sha256(os.path.join(a.model_dir, f)) for f in ("model.onnx", "tokenizer.json", "config.json")}
