@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 
-from common import (FEATURES, WORK, features, greedy_oracle, load_articles, rouge_n,
+from common import (WORK, features, greedy_oracle, load_articles, rouge_n,
                     tokens)
 
 

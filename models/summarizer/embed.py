@@ -7,7 +7,6 @@ train on the chunks that exist).
     python models/summarizer/embed.py [--train-limit N]
 """
 import argparse
-import json
 import sys
 import time
 

@@ -35,8 +35,6 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "models" / "ner"))
 sys.path.insert(0, str(REPO / "models" / "summarizer"))
