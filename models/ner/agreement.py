@@ -18,10 +18,9 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.join(os.path.dirname(HERE), "summarizer")]
-from infer import LABELS, NerOnnx, prf  # noqa: E402
+from evaluate import LABS  # noqa: E402
+from infer import NerOnnx, prf  # noqa: E402
 from common import load_articles, split_order  # noqa: E402
-
-LABS = sorted({lab[2:] for lab in LABELS if lab != "O"})
 
 
 def mentions(model_dir, texts):
@@ -45,7 +44,7 @@ def main():
     res["articles_differing"] = sum(r != n for r, n in zip(ref, new))
     print(f"{len(texts)} articles; mentions A {res['mentions']['a']}, B {res['mentions']['b']}; "
           f"{res['articles_differing']} articles differ")
-    for lab in LABS + ["micro"]:
+    for lab in LABS + ("micro",):
         s = res[lab]
         print(f"  {lab:5s} P {s['precision']:.2f} R {s['recall']:.2f} F1 {s['f1']:.2f} (A: {s['support']})")
     shown = 0
