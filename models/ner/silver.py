@@ -6,7 +6,9 @@ model and keep only the sentences it is sure of, as CoNLL for `train.py --extra`
 Articles are visited in a seeded shuffled order and split into sentences at
 . ! ? ؟ and line breaks. A sentence is kept when it has 5-60 words, at least
 one entity, and every word's Viterbi label has probability >= --min-prob (the
-word's softmax, as the service decodes it). Words are the service's words
+word's softmax, as the service decodes it); --min-entity-prob sets a lower bar
+for the words labelled as entities, so that sentences with the names the
+teacher is unsure of are kept too (default: --min-prob). Words are the service's words
 (words.split_words), written with their original surface, one per line.
 """
 from __future__ import annotations
@@ -36,11 +38,16 @@ def sentences(text):
 
 
 def confident_tags(word_logits, k):
-    """IOB2 tags of the Viterbi path and the smallest per-word probability on it."""
+    """IOB2 tags of the Viterbi path and each word's probability of its tag."""
     logp = log_softmax(np.asarray(word_logits, dtype=np.float64))
     path = viterbi(logp, k.get("transitions"), k.get("start_transitions"), LABELS)
     probs = np.exp(logp[np.arange(len(path)), path])
-    return [LABELS[p] for p in path], float(probs.min()) if len(path) else 0.0
+    return [LABELS[p] for p in path], probs
+
+
+def is_confident(tags, probs, min_prob, min_entity_prob):
+    """Every O word at `min_prob` or more, every entity word at `min_entity_prob`."""
+    return all(p >= (min_prob if t == "O" else min_entity_prob) for t, p in zip(tags, probs))
 
 
 def main():
@@ -50,9 +57,11 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--sentences", type=int, default=8000, help="stop after this many kept sentences")
     ap.add_argument("--min-prob", type=float, default=0.9)
+    ap.add_argument("--min-entity-prob", type=float, help="the bar for entity words (default: --min-prob)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--chunk", type=int, default=16, help="articles per model call")
     a = ap.parse_args()
+    min_entity_prob = a.min_prob if a.min_entity_prob is None else a.min_entity_prob
     ner = NerOnnx(a.model_dir, threads=a.threads)
     arts = [json.loads(line) for line in open(a.articles, encoding="utf-8")]
     order = list(range(len(arts)))
@@ -68,8 +77,8 @@ def main():
                                   ner.max_tokens, ner.max_pieces, with_words=ner.chars is not None)
             for (s, (spans, _)), per_head in zip(sents, wl):
                 seen += 1
-                tags, low = confident_tags(per_head[0], ner.k)
-                if low < a.min_prob or all(t == "O" for t in tags):
+                tags, probs = confident_tags(per_head[0], ner.k)
+                if all(t == "O" for t in tags) or not is_confident(tags, probs, a.min_prob, min_entity_prob):
                     continue
                 out.write("".join(f"{s[b:e]} {t}\n" for (b, e), t in zip(spans, tags)) + "\n")
                 kept += 1

@@ -163,13 +163,20 @@ def test_org_supplement():
 def test_silver_confident_tags():
     import numpy as np
 
-    from silver import confident_tags
+    from silver import confident_tags, is_confident
     logits = np.full((3, 9), -5.0)
     logits[0, 1] = logits[1, 2] = logits[2, 0] = 5.0  # B-PER I-PER O, all sure
-    tags, low = confident_tags(logits, {})
-    assert tags == ["B-PER", "I-PER", "O"] and low > 0.99
+    tags, probs = confident_tags(logits, {})
+    assert tags == ["B-PER", "I-PER", "O"] and probs.min() > 0.99
+    assert is_confident(tags, probs, 0.9, 0.9)
     logits[1, 0] = 5.0  # word 2 torn between I-PER and O
-    assert confident_tags(logits, {})[1] < 0.6
+    tags, probs = confident_tags(logits, {})
+    assert tags[1] != "O" and probs[1] < 0.6
+    assert not is_confident(tags, probs, 0.9, 0.9)
+    assert is_confident(tags, probs, 0.9, 0.4)  # a lower bar for entity words only
+    logits[1, 0], logits[2, 1] = -5.0, 4.0  # now the O word is the unsure one
+    tags, probs = confident_tags(logits, {})
+    assert tags[2] == "O" and not is_confident(tags, probs, 0.9, 0.4)
 
 
 def test_word_ngrams():

