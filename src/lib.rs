@@ -1,12 +1,13 @@
 //! Khulasa: summaries and named entities for news articles, served over gRPC.
 //!
-//! Data flows top to bottom through the modules:
-//! [`transport`] (gRPC) → [`pipeline`] (one article) → [`text`] (segmentation,
-//! normalization, offsets) → [`models`] (ONNX sessions) → [`tasks`]
-//! (summarize, entities). The `khulasa` command-line client is its own
-//! package (`client/`) built on this library. [`stop`], a leaf like
-//! [`text`], carries one request's cancellation and deadline through all of
-//! them. [`memory`] tunes the C allocator for a long-running server.
+//! Each layer calls only the ones below it: [`transport`] (gRPC and
+//! HTTP/JSON) → [`pipeline`] (one article) → [`tasks`] (summarize,
+//! entities, groups) → [`models`] (ONNX sessions). [`text`]
+//! (segmentation, normalization, offsets) is a leaf every layer may use,
+//! and so is [`stop`], which carries one request's cancellation and
+//! deadline through all of them. The `khulasa` command-line client is its
+//! own package (`client/`) built on this library. [`memory`] tunes the C
+//! allocator for a long-running server.
 
 pub mod memory;
 pub mod models;

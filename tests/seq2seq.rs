@@ -149,6 +149,11 @@ fn defaults_come_from_generation_config() {
     let t5 = load("mt5");
     assert_eq!(t5.config().decoder_start_token_id, 0, "T5 starts from pad");
     assert_eq!(t5.default_params().forced_bos_token_id, None);
+    assert_eq!(
+        t5.default_params().max_input_tokens,
+        Some(khulasa::models::seq2seq::config::T5_MAX_INPUT_TOKENS),
+        "a T5 input is capped although its positions are relative"
+    );
 }
 
 #[test]

@@ -18,6 +18,7 @@
 
 use std::{
     collections::VecDeque,
+    panic::{self, AssertUnwindSafe},
     sync::{
         atomic::{AtomicUsize, Ordering},
         Arc, Condvar, Mutex, MutexGuard, Weak,
@@ -441,12 +442,17 @@ fn run_batch(shared: &Shared, batch: Vec<QueuedRow>) {
         tokens = width * rows.len(),
         "batch"
     );
-    let result = match (shared.run)(&rows) {
-        Ok(outputs) if outputs.len() != batch.len() => Err(ModelError::Output {
-            name: shared.name.clone(),
-            reason: format!("{} outputs for a batch of {}", outputs.len(), batch.len()),
-        }),
-        result => result,
+    // A panicking call fails its rows but not the worker: a worker lost for
+    // good would leave later requests waiting on a pool with fewer workers.
+    let result = match panic::catch_unwind(AssertUnwindSafe(|| (shared.run)(&rows))) {
+        Ok(result) => result.and_then(|outputs| one_per_row(outputs, rows.len(), &shared.name)),
+        Err(_) => {
+            tracing::error!(
+                model = shared.name.as_str(),
+                "a model call panicked; its rows fail"
+            );
+            Err(ModelError::CallPanicked(shared.name.clone()))
+        }
     };
     match result {
         Ok(outputs) => {
@@ -459,6 +465,23 @@ fn run_batch(shared: &Shared, batch: Vec<QueuedRow>) {
                 row.reply.send(Err(e.clone()));
             }
         }
+    }
+}
+
+/// A call's outputs, checked to hold one per row: a model that answers
+/// fewer would leave rows without an output.
+pub(crate) fn one_per_row(
+    outputs: Vec<Vec<f32>>,
+    rows: usize,
+    model: &str,
+) -> Result<Vec<Vec<f32>>, ModelError> {
+    if outputs.len() == rows {
+        Ok(outputs)
+    } else {
+        Err(ModelError::Output {
+            name: model.to_owned(),
+            reason: format!("{} outputs for a call of {rows} rows", outputs.len()),
+        })
     }
 }
 
@@ -664,9 +687,22 @@ mod tests {
     }
 
     #[test]
-    fn a_lost_worker_fails_the_request_instead_of_hanging() {
-        let err = error_from(|_| panic!("the model blew up"));
-        assert!(matches!(err, ModelError::BatchWorkerStopped(_)), "{err}");
+    fn a_panicking_call_fails_its_rows_and_the_worker_goes_on() {
+        let f = fake(1, |rows: &[&Row]| {
+            if rows.iter().any(|r| r.tokens() == [13]) {
+                panic!("the model blew up");
+            }
+            echo(rows)
+        });
+        drop(f.open);
+        let err = f
+            .batcher
+            .run(plain(vec![vec![13]]), &StopSignal::never())
+            .unwrap_err();
+        assert!(matches!(err, ModelError::CallPanicked(_)), "{err}");
+        // The only worker is still there for the next request.
+        let out = f.batcher.run(plain(vec![vec![2, 3]]), &StopSignal::never());
+        assert_eq!(out.unwrap(), vec![vec![2.0, 3.0]]);
     }
 
     #[test]

@@ -18,9 +18,13 @@ pub enum ModelError {
     Input { name: String, reason: String },
     #[error("model output {name}: {reason}")]
     Output { name: String, reason: String },
-    /// A batch worker went away with the request's rows (it panicked).
+    /// A batch worker went away with the request's rows.
     #[error("{0} batch worker stopped")]
     BatchWorkerStopped(String),
+    /// The model call panicked (a bug, never the input's fault). Its rows
+    /// fail; the worker that made the call goes on with the next batch.
+    #[error("{0}: the model call failed unexpectedly (a bug; see the server log)")]
+    CallPanicked(String),
     /// The caller's stop signal fired between batches or while it waited.
     #[error(transparent)]
     Stopped(#[from] Stopped),

@@ -1,10 +1,12 @@
 //! ONNX models: the runtime, model directories and their manifests, session
-//! pools, and the two model kinds Khulasa runs (a sentence encoder and a
-//! token classifier).
+//! pools, and the model kinds Khulasa runs: the sentence encoder, the token
+//! classifier (entities, and sentence vectors from its head), the sentence
+//! scorer and the optional seq2seq summarizer.
 
 pub mod batcher;
 mod error;
 pub mod manifest;
+mod outputs;
 mod pool;
 mod row;
 mod runner;

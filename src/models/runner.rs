@@ -10,7 +10,7 @@ use std::sync::Arc;
 use ort::session::Session;
 
 use super::{
-    batcher::{length_groups, Batcher, Batching, RunRows},
+    batcher::{length_groups, one_per_row, Batcher, Batching, RunRows},
     row::Row,
     ModelError, SessionPool,
 };
@@ -21,6 +21,8 @@ pub(crate) enum RowRunner {
     Batched(Batcher),
     /// Each request runs its own calls.
     Local {
+        /// The model's manifest name, for errors.
+        name: String,
         run: Arc<RunRows>,
         /// Padded tokens per call at most.
         max_tokens: usize,
@@ -60,6 +62,7 @@ impl RowRunner {
             return Ok(RowRunner::Batched(batching.start(name, sessions, run)?));
         }
         Ok(RowRunner::Local {
+            name: name.to_owned(),
             run,
             max_tokens: batching.config.max_tokens,
             max_rows,
@@ -76,10 +79,11 @@ impl RowRunner {
         match self {
             RowRunner::Batched(batcher) => batcher.run(rows, stop),
             RowRunner::Local {
+                name,
                 run,
                 max_tokens,
                 max_rows,
-            } => run_local(&rows, *max_tokens, *max_rows, stop, run.as_ref()),
+            } => run_local(&rows, *max_tokens, *max_rows, stop, name, run.as_ref()),
         }
     }
 }
@@ -92,6 +96,7 @@ fn run_local(
     max_tokens: usize,
     max_rows: usize,
     stop: &StopSignal,
+    name: &str,
     run: &RunRows,
 ) -> Result<Vec<Vec<f32>>, ModelError> {
     let lens: Vec<usize> = rows.iter().map(Row::len).collect();
@@ -100,7 +105,7 @@ fn run_local(
         for call in group.chunks(max_rows.max(1)) {
             stop.check()?;
             let batch: Vec<&Row> = call.iter().map(|&i| &rows[i]).collect();
-            let outputs = run(&batch)?;
+            let outputs = one_per_row(run(&batch)?, batch.len(), name)?;
             for (&i, output) in call.iter().zip(outputs) {
                 out[i] = output;
             }
@@ -155,6 +160,19 @@ mod tests {
             vec![vec![9.0], vec![3.0], vec![9.0], vec![9.0], vec![3.0]]
         );
         assert!(calls.lock().unwrap().iter().all(|&n| n <= 2));
+    }
+
+    #[test]
+    fn a_local_call_with_too_few_outputs_is_an_error() {
+        let run: Arc<RunRows> = Arc::new(|_: &[&Row]| Ok(Vec::new()));
+        let runner = RowRunner::new("m", 1, &Batching::off(), 2, run).unwrap();
+        let err = runner
+            .run(vec![Row::from(vec![1; 4])], &StopSignal::never())
+            .unwrap_err();
+        assert!(
+            matches!(&err, ModelError::Output { name, .. } if name == "m"),
+            "{err}"
+        );
     }
 
     #[test]

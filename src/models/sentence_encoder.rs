@@ -6,8 +6,8 @@ use std::path::Path;
 use tokenizers::Tokenizer;
 
 use super::{
-    batcher::Batching, row::Row, runner::RowRunner, tokenizer, Manifest, ModelError, ModelKind,
-    Runtime, SessionLayout, SessionPool,
+    batcher::Batching, outputs, row::Row, runner::RowRunner, tokenizer, Manifest, ModelError,
+    ModelKind, Runtime, SessionLayout, SessionPool,
 };
 use crate::stop::StopSignal;
 
@@ -100,8 +100,8 @@ fn run_rows(
     rows: &[&Row],
 ) -> Result<Vec<Vec<f32>>, ModelError> {
     let (_, outputs) = tokenizer::run_padded(session, rows, PAD_ID, None)?;
-    let (out_shape, data) = outputs["sentence_embedding"].try_extract_tensor::<f32>()?;
-    let dim = match out_shape.as_ref() {
+    let (out_shape, data) = outputs::f32_tensor(&outputs, "sentence_embedding")?;
+    let dim = match out_shape {
         [b, d] if *b as usize == rows.len() && *d > 0 => *d as usize,
         other => {
             return Err(ModelError::Output {

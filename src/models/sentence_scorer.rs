@@ -6,7 +6,7 @@ use std::path::Path;
 
 use ort::value::Tensor;
 
-use super::{Manifest, ModelError, ModelKind, Runtime, SessionLayout, SessionPool};
+use super::{outputs, Manifest, ModelError, ModelKind, Runtime, SessionLayout, SessionPool};
 
 /// A per-sentence feature the model was trained with, by its manifest name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +56,9 @@ pub struct SentenceInputs<'a> {
     pub word_counts: &'a [usize],
 }
 
+/// The scorer's inputs: the sentences' vectors and their feature rows.
+const INPUTS: [&str; 2] = ["embeddings", "features"];
+
 pub struct SentenceScorer {
     manifest: Manifest,
     features: Vec<Feature>,
@@ -74,6 +77,14 @@ impl SentenceScorer {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let pool = SessionPool::load(runtime, &dir.join("model.onnx"), layout)?;
+        // Checked here, so a wrong model fails the start, not every request.
+        let names = pool.input_names();
+        if names.len() != INPUTS.len() || !INPUTS.iter().all(|i| names.iter().any(|n| n == i)) {
+            return Err(ModelError::dir(
+                dir,
+                format!("model.onnx reads inputs {names:?}, not {INPUTS:?}"),
+            ));
+        }
         Ok(SentenceScorer {
             manifest,
             features,
@@ -97,12 +108,13 @@ impl SentenceScorer {
         let embeddings = Tensor::from_array(([1, n, dim], embeddings))?;
         let features = Tensor::from_array(([1, n, self.features.len()], features))?;
         self.pool.with_session(|session| {
+            let [embeddings_input, features_input] = INPUTS;
             let outputs = session.run(ort::inputs![
-                "embeddings" => embeddings,
-                "features" => features,
+                embeddings_input => embeddings,
+                features_input => features,
             ])?;
-            let (shape, data) = outputs["scores"].try_extract_tensor::<f32>()?;
-            match shape.as_ref() {
+            let (shape, data) = outputs::f32_tensor(&outputs, "scores")?;
+            match shape {
                 [1, m] if *m as usize == n => Ok(data.to_vec()),
                 other => Err(ModelError::Output {
                     name: "scores".into(),

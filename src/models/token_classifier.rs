@@ -20,6 +20,7 @@ use tokenizers::Tokenizer;
 
 use super::{
     batcher::Batching,
+    outputs,
     row::{CharBag, Row},
     runner::RowRunner,
     tokenizer, windows, Manifest, ModelError, ModelKind, Runtime, SessionLayout, SessionPool,
@@ -562,12 +563,8 @@ fn per_token(
     width: usize,
     dim: usize,
 ) -> Result<Vec<Vec<f32>>, ModelError> {
-    let value = outputs.get(name).ok_or_else(|| ModelError::Output {
-        name: name.into(),
-        reason: "missing from the model's outputs".into(),
-    })?;
-    let (shape, data) = value.try_extract_tensor::<f32>()?;
-    match shape.as_ref() {
+    let (shape, data) = outputs::f32_tensor(outputs, name)?;
+    match shape {
         [b, w, d] if *b as usize == rows.len() && *w as usize == width && *d as usize == dim => {
             Ok(rows
                 .iter()

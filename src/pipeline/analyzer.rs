@@ -295,10 +295,18 @@ pub struct SummaryResult {
 pub struct Analysis {
     pub language: String,
     pub summary: Option<SummaryResult>,
-    pub entities: Option<Vec<EntitySpan>>,
-    /// The entities grouped by what they name; present with `entities`.
-    pub groups: Option<Grouping>,
+    pub entities: Option<Entities>,
     pub timings: StageTimings,
+}
+
+/// The article's mentions and the entities they name, together, so a
+/// response never has one without the other.
+#[derive(Debug, Clone, Default)]
+pub struct Entities {
+    /// In article order.
+    pub mentions: Vec<EntitySpan>,
+    /// `group_of` has one group index per mention.
+    pub grouping: Grouping,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -313,6 +321,27 @@ pub enum AnalyzeError {
     Stopped(#[from] Stopped),
     #[error(transparent)]
     Model(ModelError),
+}
+
+/// A model call that stopped on the signal answers as the stop itself
+/// (CANCELLED or DEADLINE_EXCEEDED), not as a model failure.
+impl From<ModelError> for AnalyzeError {
+    fn from(e: ModelError) -> Self {
+        match e {
+            ModelError::Stopped(why) => AnalyzeError::Stopped(why),
+            e => AnalyzeError::Model(e),
+        }
+    }
+}
+
+impl From<GenerationError> for AnalyzeError {
+    fn from(e: GenerationError) -> Self {
+        match e {
+            GenerationError::Stopped(why) => AnalyzeError::Stopped(why),
+            GenerationError::Model(e) => e.into(),
+            e @ GenerationError::InvalidParams(_) => AnalyzeError::Generation(e.to_string()),
+        }
+    }
 }
 
 /// What makes one request's summary.
@@ -435,15 +464,15 @@ impl Analyzer {
             _ => None,
         };
 
-        let groups = entities.as_deref().map(|mentions| {
-            stage("groups", &mut timings.groups, || {
+        let entities = entities.map(|mentions| {
+            let grouping = stage("groups", &mut timings.groups, || {
                 let lead = sentences.first().cloned();
                 let summary: Vec<Range<usize>> = summary
                     .iter()
                     .flat_map(|s| s.sentences.iter().map(|(r, _)| r.clone()))
                     .collect();
                 groups::group(
-                    mentions,
+                    &mentions,
                     &ArticleContext {
                         text,
                         title: request.title.as_deref(),
@@ -451,14 +480,14 @@ impl Analyzer {
                         summary: &summary,
                     },
                 )
-            })
+            });
+            Entities { mentions, grouping }
         });
 
         Ok(Analysis {
             language,
             summary,
             entities,
-            groups,
             timings,
         })
     }
@@ -491,8 +520,7 @@ impl Analyzer {
                 let candidate_texts: Vec<&str> = candidates.iter().map(|&i| pieces[i]).collect();
                 stage("embed", &mut timings.embed, || {
                     encoder.embed(&candidate_texts, stop)
-                })
-                .map_err(model_error)?
+                })?
             }
             Readers::OnePass(model) => {
                 // The summary runs first, so this pass is the article's only one.
@@ -523,15 +551,11 @@ impl Analyzer {
                 .collect();
             let candidate_words: Vec<usize> = candidates.iter().map(|&i| word_counts[i]).collect();
             let learned = match &self.models.scorer {
-                Some(scorer) => Some(
-                    scorer
-                        .score(&SentenceInputs {
-                            embeddings: &embeddings,
-                            char_lens: &char_lens,
-                            word_counts: &candidate_words,
-                        })
-                        .map_err(AnalyzeError::Model)?,
-                ),
+                Some(scorer) => Some(scorer.score(&SentenceInputs {
+                    embeddings: &embeddings,
+                    char_lens: &char_lens,
+                    word_counts: &candidate_words,
+                })?),
                 None => None,
             };
             Ok::<_, AnalyzeError>(self.scorer.summarize(
@@ -581,7 +605,7 @@ fn read<'t>(
     stage("entities", &mut timings.entities, || {
         entities::read(&model.classifier, text, sentences, pooled, stop)
     })
-    .map_err(model_error)
+    .map_err(AnalyzeError::from)
 }
 
 /// An abstractive summary from the seq2seq model, with its settings from
@@ -594,12 +618,13 @@ fn generate(
 ) -> Result<SummaryResult, AnalyzeError> {
     let generated = stage("generate", &mut timings.generate, || {
         model.generate(text, &model.default_params(), stop)
-    })
-    .map_err(|e| match e {
-        GenerationError::Stopped(why) => AnalyzeError::Stopped(why),
-        GenerationError::Model(e) => model_error(e),
-        e @ GenerationError::InvalidParams(_) => AnalyzeError::Generation(e.to_string()),
     })?;
+    if generated.truncated {
+        tracing::info!(
+            input_tokens = generated.input_tokens,
+            "the abstractive summary read only the start of the article: it is longer than the model's input"
+        );
+    }
     Ok(SummaryResult {
         sentences: Vec::new(),
         generated: Some(generated.text),
@@ -618,15 +643,6 @@ fn candidates(word_counts: &[usize], cap: usize) -> Vec<usize> {
     let mut picked: Vec<usize> = full.chain(short).take(cap).collect();
     picked.sort_unstable();
     picked
-}
-
-/// A model call that stopped on the signal answers as the stop itself
-/// (CANCELLED or DEADLINE_EXCEEDED), not as a model failure.
-fn model_error(e: ModelError) -> AnalyzeError {
-    match e {
-        ModelError::Stopped(why) => AnalyzeError::Stopped(why),
-        e => AnalyzeError::Model(e),
-    }
 }
 
 #[cfg(test)]

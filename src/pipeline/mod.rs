@@ -8,8 +8,8 @@ mod request;
 
 pub use crate::stop::{StopSignal, Stopped};
 pub use analyzer::{
-    Analysis, AnalyzeError, Analyzer, EntityModel, ModelDirs, ModelSet, Readers, StageTimings,
-    SummaryResult, VectorSource, MAX_RANKED_SENTENCES,
+    Analysis, AnalyzeError, Analyzer, Entities, EntityModel, ModelDirs, ModelSet, Readers,
+    StageTimings, SummaryResult, VectorSource, MAX_RANKED_SENTENCES,
 };
 pub use load::{load_analyzer, PipelineConfig};
 pub use request::{ArticleRequest, InvalidRequest, Limits, SummaryMode, Task, TaskSet};

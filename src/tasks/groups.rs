@@ -1,12 +1,17 @@
 //! Entities as entities: the mentions of one article that name the same
 //! person, place or organization, grouped, named and ranked by salience.
 //!
-//! Mentions join a group when they have the same label and the same words
-//! after [`match_key`] (hamza forms, alef maqsura, taa marbuta, harakat and
-//! tatweel do not matter; proclitics have already left the mention's name).
-//! A person named by the end of their name alone (`ترامب`) joins the one
-//! full name of the article that ends with it (`دونالد ترامب`); when two full
-//! names end that way, the short mention stays a group of its own.
+//! Mentions join a group when they have the same words after [`match_key`]
+//! (hamza forms, alef maqsura, taa marbuta, harakat and tatweel do not
+//! matter; proclitics have already left the mention's name where the
+//! article gave evidence for it), whatever label the model gave each: one
+//! name is one row, as a newsroom counts entities, and the group's label is
+//! the one most of its mentions carry (the first mention's on a tie). A
+//! mention that still starts with a proclitic joins the group of another
+//! mention that is its name without it (`ودهب` joins `دهب`). A person
+//! named by the end of their name alone (`ترامب`) joins the one full name of
+//! the article that ends with it (`دونالد ترامب`); when two full names end
+//! that way, the short mention stays a group of its own.
 //!
 //! Salience, in [0, 1]:
 //!
@@ -23,7 +28,7 @@ use std::{collections::HashMap, ops::Range};
 use super::entities::EntitySpan;
 use crate::text::{
     self,
-    arabic::{match_key, words_key, Proclitics},
+    arabic::{match_key, proclitic_remainders, words_key, Proclitics},
 };
 
 /// One real-world entity of the article.
@@ -31,6 +36,7 @@ use crate::text::{
 pub struct EntityGroup {
     /// The most complete mention as written, without proclitics.
     pub name: String,
+    /// The label most of its mentions carry.
     pub label: String,
     /// How many mentions the group has.
     pub mentions: u32,
@@ -67,31 +73,35 @@ const W_SUMMARY: f32 = 0.15;
 
 /// Groups `mentions` (in text order) into entities.
 pub fn group(mentions: &[EntitySpan], article: &ArticleContext<'_>) -> Grouping {
-    let keys: Vec<Vec<String>> = mentions.iter().map(|m| words_key(&m.name)).collect();
+    let (keys, kept_proclitic) = group_keys(mentions);
 
-    // 1. Same label, same words.
-    let mut exact: HashMap<(&str, &[String]), usize> = HashMap::new();
-    let mut first_of: Vec<usize> = Vec::new(); // first mention of each exact group
+    // 1. Same words, whatever the label.
+    let mut exact: HashMap<&[String], usize> = HashMap::new();
+    let mut exact_members: Vec<Vec<usize>> = Vec::new();
     let mut exact_of: Vec<usize> = Vec::with_capacity(mentions.len());
-    for (i, m) in mentions.iter().enumerate() {
-        let id = *exact
-            .entry((m.label.as_str(), keys[i].as_slice()))
-            .or_insert_with(|| {
-                first_of.push(i);
-                first_of.len() - 1
-            });
+    for (i, key) in keys.iter().enumerate() {
+        let id = *exact.entry(key.as_slice()).or_insert_with(|| {
+            exact_members.push(Vec::new());
+            exact_members.len() - 1
+        });
+        exact_members[id].push(i);
         exact_of.push(id);
     }
+    let first_of: Vec<usize> = exact_members.iter().map(|ms| ms[0]).collect();
+    let exact_label: Vec<&str> = exact_members
+        .iter()
+        .map(|ms| majority_label(mentions, ms))
+        .collect();
 
     // 2. A person's shorter name joins the one longer name that ends with it.
     let mut parent: Vec<usize> = (0..first_of.len()).collect();
     for (g, &i) in first_of.iter().enumerate() {
-        if mentions[i].label != "PER" || keys[i].is_empty() {
+        if exact_label[g] != "PER" || keys[i].is_empty() {
             continue;
         }
         let mut fits = first_of.iter().enumerate().filter(|&(h, &j)| {
             h != g
-                && mentions[j].label == "PER"
+                && exact_label[h] == "PER"
                 && keys[j].len() > keys[i].len()
                 && keys[j].ends_with(&keys[i])
         });
@@ -132,14 +142,19 @@ pub fn group(mentions: &[EntitySpan], article: &ArticleContext<'_>) -> Grouping 
     let mut groups: Vec<(EntityGroup, usize)> = members
         .iter()
         .map(|ms| {
+            // The most complete mention, one without a proclitic before one
+            // with, the earlier on a tie.
+            let completeness = |i: usize| {
+                (
+                    keys[i].len(),
+                    !kept_proclitic[i],
+                    mentions[i].name.chars().count(),
+                )
+            };
             let name_of = ms
                 .iter()
                 .copied()
-                .max_by(|&a, &b| {
-                    (keys[a].len(), mentions[a].name.chars().count())
-                        .cmp(&(keys[b].len(), mentions[b].name.chars().count()))
-                        .then(b.cmp(&a)) // earlier wins a tie
-                })
+                .max_by(|&a, &b| completeness(a).cmp(&completeness(b)).then(b.cmp(&a)))
                 .unwrap_or(ms[0]);
             let first = mentions[ms[0]].bytes.start;
             let inside = |ranges: &[Range<usize>]| {
@@ -158,7 +173,7 @@ pub fn group(mentions: &[EntitySpan], article: &ArticleContext<'_>) -> Grouping 
                 + W_SUMMARY * f32::from(u8::from(inside(article.summary)));
             let group = EntityGroup {
                 name: mentions[name_of].name.clone(),
-                label: mentions[name_of].label.clone(),
+                label: majority_label(mentions, ms).to_owned(),
                 mentions: ms.len() as u32,
                 salience: salience.clamp(0.0, 1.0),
                 latin: String::new(),
@@ -185,6 +200,50 @@ pub fn group(mentions: &[EntitySpan], article: &ArticleContext<'_>) -> Grouping 
         groups: order.iter().filter_map(|&old| sorted[old].take()).collect(),
         group_of: group_of.into_iter().map(|g| new_index[g]).collect(),
     }
+}
+
+/// Each mention's word keys, and whether its first word keeps a proclitic:
+/// a mention whose first word, without a proclitic, makes it another
+/// mention's name takes that name's keys (`ودهب` → `دهب`). A one-word
+/// remainder needs three letters at least, so `ولي` never becomes `لي`.
+fn group_keys(mentions: &[EntitySpan]) -> (Vec<Vec<String>>, Vec<bool>) {
+    let mut keys: Vec<Vec<String>> = mentions.iter().map(|m| words_key(&m.name)).collect();
+    let names: std::collections::HashSet<Vec<String>> = keys.iter().cloned().collect();
+    let mut kept_proclitic = vec![false; keys.len()];
+    for (key, kept) in keys.iter_mut().zip(&mut kept_proclitic) {
+        let Some((first, rest)) = key.split_first() else {
+            continue;
+        };
+        let bare = proclitic_remainders(first).into_iter().find_map(|start| {
+            let long_enough = !rest.is_empty() || start.chars().count() >= 3;
+            let name: Vec<String> = std::iter::once(start).chain(rest.iter().cloned()).collect();
+            (long_enough && names.contains(&name)).then_some(name)
+        });
+        if let Some(name) = bare {
+            *key = name;
+            *kept = true;
+        }
+    }
+    (keys, kept_proclitic)
+}
+
+/// The label most of the mentions `members` carry; the first one's on a tie.
+fn majority_label<'m>(mentions: &'m [EntitySpan], members: &[usize]) -> &'m str {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for &i in members {
+        let label = mentions[i].label.as_str();
+        match counts.iter_mut().find(|(l, _)| *l == label) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((label, 1)),
+        }
+    }
+    // `max_by_key` keeps the last of equal counts: scan from the end so the
+    // first label seen wins a tie.
+    counts
+        .into_iter()
+        .rev()
+        .max_by_key(|&(_, n)| n)
+        .map_or("", |(l, _)| l)
 }
 
 /// The title's word keys, each also without a proclitic the title itself
@@ -287,9 +346,49 @@ mod tests {
     }
 
     #[test]
-    fn labels_keep_groups_apart() {
-        let text = "الجزائر تعلن. فريق الجزائر يفوز.";
-        let m = mentions(text, &[("الجزائر", "LOC"), ("الجزائر", "ORG")]);
+    fn one_name_is_one_group_whatever_the_labels() {
+        let text = "زار الوفد موسكو. وقالت موسكو إنها ترفض. وغادر موسكو أمس.";
+        let m = mentions(
+            text,
+            &[("موسكو", "LOC"), ("موسكو", "ORG"), ("موسكو", "LOC")],
+        );
+        let g = group(&m, &article(text));
+        assert_eq!(g.groups.len(), 1);
+        assert_eq!(
+            (g.groups[0].label.as_str(), g.groups[0].mentions),
+            ("LOC", 3)
+        );
+        // A tie goes to the first mention's label.
+        let g = group(&m[1..], &article(text));
+        assert_eq!(g.groups.len(), 1);
+        assert_eq!(g.groups[0].label, "ORG");
+    }
+
+    #[test]
+    fn a_mention_that_kept_its_proclitic_joins_its_bare_name() {
+        let text =
+            "ارتفع الذهب. وقال البنك المركزي ودهب إن دهب ارتفع. ونقلت لبي بي سي عن بي بي سي.";
+        let m = mentions(
+            text,
+            &[
+                ("ودهب", "ORG"),
+                ("دهب", "ORG"),
+                ("لبي بي سي", "ORG"),
+                ("بي بي سي", "ORG"),
+            ],
+        );
+        let g = group(&m, &article(text));
+        assert_eq!(g.groups.len(), 2, "{g:?}");
+        assert_eq!(g.group_of[0], g.group_of[1]);
+        assert_eq!(g.group_of[2], g.group_of[3]);
+        assert_eq!(g.groups[g.group_of[0]].name, "دهب");
+        assert_eq!(g.groups[g.group_of[2]].name, "بي بي سي");
+        // Without the bare name elsewhere, a mention keeps its words.
+        let alone = group(&m[..1], &article(text));
+        assert_eq!(alone.groups[0].name, "ودهب");
+        // A one-word remainder of two letters is not taken for a name.
+        let text = "قال ولي العهد إن لي رأيا.";
+        let m = mentions(text, &[("ولي", "PER"), ("لي", "PER")]);
         assert_eq!(group(&m, &article(text)).groups.len(), 2);
     }
 

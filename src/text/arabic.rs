@@ -6,7 +6,9 @@
 //! whole. [`Proclitics::split`] cuts one off only on evidence, strongest
 //! first:
 //!
-//! 1. the remainder occurs as a word of its own in the same article;
+//! 1. the remainder occurs as a word of its own in the same article and has
+//!    four letters or more, or is a name at least three times in the
+//!    annotated corpus below (a short remainder is a common word too often);
 //! 2. the remainder is a name in a hand-annotated, clitic-segmented corpus
 //!    (WikiFANEGold), clearly more often than the whole word, and at least
 //!    as common in the news;
@@ -56,6 +58,26 @@ pub fn words_key(text: &str) -> Vec<String> {
         .into_iter()
         .map(|w| match_key(&text[w]))
         .filter(|k| k.chars().any(char::is_alphanumeric))
+        .collect()
+}
+
+/// What the [`match_key`] `key` would be without each proclitic it starts
+/// with, two-letter proclitics first, keeping remainders of two letters or
+/// more (`لل` + rest gives `ال` + rest, the article's elided alef back).
+/// For callers with evidence of their own that the remainder is the name,
+/// as entity grouping has when it is another mention of the article.
+pub fn proclitic_remainders(key: &str) -> Vec<String> {
+    PROCLITICS
+        .iter()
+        .filter_map(|p| Some((p, key.strip_prefix(p)?)))
+        .filter(|(_, rest)| rest.chars().count() >= 2)
+        .map(|(p, rest)| {
+            if p.ends_with('ل') && rest.starts_with('ل') {
+                format!("ا{rest}")
+            } else {
+                rest.to_string()
+            }
+        })
         .collect()
 }
 
@@ -310,5 +332,15 @@ mod tests {
     fn lam_before_the_article_keeps_its_span_and_restores_the_name() {
         assert_eq!(split("للأمم", &[]), (String::new(), "الأمم".into()));
         assert_eq!(split("وللأمم", &[]), ("و".into(), "الأمم".into()));
+    }
+
+    #[test]
+    fn proclitic_remainders_of_a_key() {
+        assert_eq!(proclitic_remainders("ودهب"), vec!["دهب"]);
+        assert_eq!(proclitic_remainders("لبي"), vec!["بي"]);
+        assert_eq!(proclitic_remainders("وبكين"), vec!["كين", "بكين"]);
+        assert_eq!(proclitic_remainders("للامم"), vec!["الامم"]);
+        assert!(proclitic_remainders("وا").is_empty(), "one letter left");
+        assert!(proclitic_remainders("دهب").is_empty());
     }
 }

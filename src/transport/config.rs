@@ -102,7 +102,8 @@ pub struct ServerArgs {
     pub sentence_vectors: VectorSource,
     // ---- end of model performance flags ----
     /// Articles analyzed at once; further requests wait in a queue
-    /// [default: 16 with --batching on, so batches can form; else --sessions].
+    /// [default: --sessions, at least 16 with --batching on, so batches can
+    /// form].
     #[arg(long, env = "KHULASA_MAX_CONCURRENT", value_parser = positive)]
     pub max_concurrent: Option<usize>,
 

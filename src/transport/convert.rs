@@ -2,7 +2,9 @@
 //! are reported both as code points and as bytes.
 
 use crate::{
-    pipeline::{Analysis, ArticleRequest, InvalidRequest, Limits, SummaryMode, Task, TaskSet},
+    pipeline::{
+        Analysis, ArticleRequest, Entities, InvalidRequest, Limits, SummaryMode, Task, TaskSet,
+    },
     proto,
     tasks::summarize::SummaryLength,
     text::CharOffsets,
@@ -70,18 +72,11 @@ pub fn response(request: &ArticleRequest, analysis: Analysis) -> proto::AnalyzeR
                 .collect(),
         },
     });
-    let grouping = analysis.groups.unwrap_or_default();
-    let entities = analysis
-        .entities
-        .unwrap_or_default()
+    let Entities { mentions, grouping } = analysis.entities.unwrap_or_default();
+    debug_assert_eq!(mentions.len(), grouping.group_of.len());
+    let entities = mentions
         .into_iter()
-        .zip(
-            grouping
-                .group_of
-                .iter()
-                .map(|&g| g as u32)
-                .chain(std::iter::repeat(0)),
-        )
+        .zip(grouping.group_of.iter().map(|&g| g as u32))
         .map(|(e, group)| proto::Entity {
             text: text[e.bytes.clone()].to_string(),
             label: e.label,

@@ -99,7 +99,7 @@ fn describe() {
     describe_histogram!(
         STAGE_SECONDS,
         Unit::Seconds,
-        "Time per stage of one article: queue, language, segment, embed, rank, generate, entities"
+        "Time per stage of one article: queue, language, segment, embed, rank, generate, entities, groups"
     );
     describe_gauge!(QUEUE_DEPTH, "Requests waiting for an analysis worker");
     describe_gauge!(IN_FLIGHT, "Articles being analyzed now");

@@ -253,7 +253,7 @@ fn log_analysis(
         language = %analysis.language,
         sentences = analysis.summary.as_ref().map_or(0, |s| s.article_sentences),
         summary_sentences = analysis.summary.as_ref().map_or(0, |s| s.sentences.len()),
-        entities = analysis.entities.as_ref().map_or(0, Vec::len),
+        entities = analysis.entities.as_ref().map_or(0, |e| e.mentions.len()),
         queue_ms = ms(queued),
         language_ms = ms(t.language),
         segment_ms = ms(t.segment),

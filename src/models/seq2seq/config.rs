@@ -40,7 +40,8 @@ pub struct ModelConfig {
     pub model_type: String,
     pub vocab_size: usize,
     pub cache: CacheShape,
-    /// Longest encoder input (learned positions); `None` for T5.
+    /// Longest encoder input: the learned positions of BART's family, the
+    /// pretraining length of T5's (see [`T5_MAX_INPUT_TOKENS`]).
     pub max_input_tokens: Option<usize>,
     pub pad_token_id: u32,
     pub eos_token_ids: Vec<u32>,
@@ -78,6 +79,13 @@ pub enum EarlyStopping {
 /// `transformers`' `GenerationConfig.max_length` default (prompt included).
 const HF_DEFAULT_MAX_LENGTH: usize = 20;
 
+/// Encoder input cap of a T5-family model whose `config.json` has no
+/// `n_positions`. Relative positions would accept any length, but T5 and
+/// mT5 were pretrained (and summarizers such as mT5-XLSum fine-tuned) on
+/// inputs of 512 tokens, and the encoder's cost grows with the square of
+/// the input: an uncapped article could hold a session for minutes.
+pub const T5_MAX_INPUT_TOKENS: usize = 512;
+
 #[derive(Debug, Default, Deserialize)]
 struct RawConfig {
     model_type: Option<String>,
@@ -92,6 +100,8 @@ struct RawConfig {
     decoder_attention_heads: Option<usize>,
     decoder_layers: Option<usize>,
     max_position_embeddings: Option<usize>,
+    // T5's input length, where the export records it
+    n_positions: Option<usize>,
 }
 
 /// Token and search fields, present in either file.
@@ -231,7 +241,7 @@ impl ModelConfig {
             vocab_size,
             cache,
             max_input_tokens: match family {
-                Family::T5 => None,
+                Family::T5 => Some(raw.n_positions.unwrap_or(T5_MAX_INPUT_TOKENS)),
                 Family::Bart => raw.max_position_embeddings,
             },
             pad_token_id,
@@ -306,7 +316,14 @@ mod tests {
         );
         assert_eq!(c.defaults.max_new_tokens, 29);
         assert_eq!(c.defaults.num_beams, 4);
-        assert_eq!(c.max_input_tokens, None);
+        assert_eq!(c.max_input_tokens, Some(T5_MAX_INPUT_TOKENS));
+        let c = ModelConfig::parse(
+            r#"{"model_type":"t5","vocab_size":100,"d_model":64,"num_heads":4,"d_kv":16,
+                "num_layers":3,"n_positions":256,"pad_token_id":0,"eos_token_id":1}"#,
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.max_input_tokens, Some(256), "n_positions wins");
     }
 
     #[test]

@@ -17,7 +17,10 @@ use ort::{
 };
 
 use super::{cache::KvCache, config::CacheShape, search::StepModel, GenerationError};
-use crate::{models::ModelError, stop::StopSignal};
+use crate::{
+    models::{outputs, ModelError},
+    stop::StopSignal,
+};
 
 /// The encoder's output for one input text.
 pub(crate) struct Encoded {
@@ -127,12 +130,8 @@ impl<'s, 'e> OnnxDecoder<'s, 'e> {
             .collect();
         let outputs = graph.session.run(inputs)?;
         let logits = {
-            let value = outputs.get("logits").ok_or_else(|| ModelError::Output {
-                name: "logits".into(),
-                reason: "missing from the decoder's outputs".into(),
-            })?;
-            let (shape, data) = value.try_extract_tensor::<f32>()?;
-            match shape.as_ref() {
+            let (shape, data) = outputs::f32_tensor(&outputs, "logits")?;
+            match shape {
                 [r, len, v]
                     if *r as usize == self.rows && *len >= 1 && *v as usize == self.vocab_size =>
                 {

@@ -26,7 +26,7 @@ use self::{
     decoder::{Encoded, Graph, OnnxDecoder},
     search::SearchSettings,
 };
-use super::{tokenizer, ModelError, Runtime, SessionLayout, SessionPool};
+use super::{outputs, tokenizer, ModelError, Runtime, SessionLayout, SessionPool};
 use crate::stop::{StopSignal, Stopped};
 
 /// Upper bounds that keep one request's work bounded.
@@ -361,14 +361,8 @@ impl Seq2SeqModel {
                 "input_ids" => ids,
                 "attention_mask" => mask,
             ])?;
-            let value = outputs
-                .get("last_hidden_state")
-                .ok_or_else(|| ModelError::Output {
-                    name: "last_hidden_state".into(),
-                    reason: "missing from the encoder's outputs".into(),
-                })?;
-            let (shape, data) = value.try_extract_tensor::<f32>()?;
-            match shape.as_ref() {
+            let (shape, data) = outputs::f32_tensor(&outputs, "last_hidden_state")?;
+            match shape {
                 [1, l, h] if *l as usize == len && *h > 0 => Ok(Encoded {
                     hidden: data.to_vec(),
                     len,
