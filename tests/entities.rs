@@ -143,7 +143,10 @@ async fn mentions_leave_out_proclitics_and_join_one_group_per_entity() {
             .collect();
         let count = |l: &str| labels.iter().filter(|&&x| x == l).count();
         assert_eq!(labels.len(), group.mentions as usize, "{group:?}");
-        assert!(labels.iter().all(|l| count(l) <= count(&group.label)), "{group:?}: {labels:?}");
+        assert!(
+            labels.iter().all(|l| count(l) <= count(&group.label)),
+            "{group:?}: {labels:?}"
+        );
     }
     assert!(groups.windows(2).all(|w| w[0].salience >= w[1].salience));
     let group_named = |name: &str| {

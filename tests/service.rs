@@ -182,6 +182,9 @@ async fn bad_input_gets_invalid_argument_with_a_clear_message() {
     let cases: Vec<(AnalyzeRequest, &str)> = vec![
         (request("empty", ""), "empty"),
         (request("blank", "  \n\t \u{200f} "), "empty"),
+        (request("tatweel", "ـ"), "nothing to read"),
+        (request("harakat", "\u{0651}\u{064e}"), "nothing to read"),
+        (request("joiners", "\u{200c}\u{200d}"), "nothing to read"),
         (request("long", &too_long), "200000"),
         (
             AnalyzeRequest {
@@ -262,9 +265,9 @@ async fn hostile_and_unusual_text_never_breaks_offsets() {
         "The president met the prime minister in London on Monday. They discussed trade and security.",
         "Президент встретился с премьер-министром в Москве. Они обсудили торговлю.",
         "国家主席在北京会见了总理。双方讨论了贸易问题。",
-        "ـ",
+        "ـب",
         "؟؟؟ ... !!!",
-        "\u{0651}\u{064e}",
+        "\u{0651}\u{064e}ب\u{0651}\u{064e}",
         "a",
     ];
     for (i, text) in texts.iter().enumerate() {

@@ -79,7 +79,7 @@ pub enum SummaryMode {
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum InvalidRequest {
-    #[error("text is empty or only whitespace (invisible format characters count as whitespace)")]
+    #[error("text is empty or has nothing to read: only whitespace, invisible format characters, joiners, tatweel or lone diacritics")]
     EmptyText,
     #[error("text is {chars} characters long; the limit is {limit} characters")]
     TextTooLong { chars: usize, limit: usize },
@@ -122,7 +122,7 @@ impl ArticleRequest {
         tasks: TaskSet,
         limits: &Limits,
     ) -> Result<Self, InvalidRequest> {
-        if text::is_blank(&text) {
+        if text::nothing_to_read(&text) {
             return Err(InvalidRequest::EmptyText);
         }
         // Cheap bound first: a string never has more chars than bytes.
@@ -152,7 +152,7 @@ impl ArticleRequest {
 
     /// Adds the article's headline; a blank one means none.
     pub fn with_title(mut self, title: String) -> Result<Self, InvalidRequest> {
-        if text::is_blank(&title) {
+        if text::nothing_to_read(&title) {
             return Ok(self);
         }
         let chars = title.chars().count();
@@ -192,6 +192,16 @@ mod tests {
             req(" \n\t\u{200f} ", 10).unwrap_err(),
             InvalidRequest::EmptyText
         );
+        for nothing_to_read in ["\u{200c}\u{200d}", "ـــــ", "ًٌٍَُِ", " \u{200d}ـ َ "]
+        {
+            assert_eq!(
+                req(nothing_to_read, 10).unwrap_err(),
+                InvalidRequest::EmptyText,
+                "{nothing_to_read:?}"
+            );
+        }
+        assert!(req("بَ", 10).is_ok(), "a letter with its haraka");
+        assert!(req("🙂", 10).is_ok(), "a symbol is something to read");
     }
 
     #[test]

@@ -8,7 +8,8 @@ use std::num::NonZeroUsize;
 pub const DEFAULT_SENTENCES: usize = 3;
 
 /// Sentences shorter than this many words (bylines, datelines, captions)
-/// are only used when the article has too few longer ones.
+/// are only used when the article has too few longer ones for the count
+/// asked for, never to fill room that `max_chars` leaves.
 pub const MIN_SUMMARY_WORDS: usize = 4;
 
 /// A summary length request, already validated.
@@ -78,6 +79,12 @@ impl SummaryLength {
     pub fn max_chars(&self) -> Option<usize> {
         self.max_chars.map(NonZeroUsize::get)
     }
+
+    /// Whether a sentence count limits the summary: `max_sentences`, a
+    /// ratio, or the default of [`DEFAULT_SENTENCES`]; not `max_chars` alone.
+    fn counts_sentences(&self) -> bool {
+        self.max_sentences.is_some() || self.ratio.is_some() || self.max_chars.is_none()
+    }
 }
 
 /// Knobs of the v1 scorer.
@@ -145,13 +152,25 @@ impl Scorer {
         // sentences are candidates.
         let budget = length.sentence_budget(article_sentences.max(n)).min(n);
         let mut chosen = Vec::with_capacity(budget);
-        // Full sentences first; short ones only if they are still needed.
+        // Full sentences first; short ones only stand in for full ones the
+        // article lacks (a byline is not a summary of what fits).
         let full: Vec<bool> = word_counts
             .iter()
             .map(|&w| w >= MIN_SUMMARY_WORDS)
             .collect();
+        let full_sentences = full.iter().filter(|&&f| f).count();
+        let short_needed = if length.counts_sentences() {
+            full_sentences < budget
+        } else {
+            full_sentences == 0
+        };
         let short: Vec<bool> = full.iter().map(|f| !f).collect();
-        for available in [full, short] {
+        let passes = if short_needed {
+            vec![full, short]
+        } else {
+            vec![full]
+        };
+        for available in passes {
             self.mmr(
                 &scores,
                 &similarity,
@@ -449,5 +468,33 @@ mod tests {
         };
         assert!(!pick(3).contains(&0));
         assert_eq!(pick(4), vec![0, 1, 2, 3]);
+        // With max_chars alone, the byline never fills the room left.
+        let by_chars = |max_chars| {
+            Scorer::default()
+                .summarize(
+                    &e,
+                    &[30, 80, 80, 80],
+                    &words,
+                    e.len(),
+                    &SummaryLength::new(0, 0.0, max_chars).unwrap(),
+                    None,
+                )
+                .iter()
+                .map(|c| c.index)
+                .collect::<Vec<_>>()
+        };
+        assert!(by_chars(60).is_empty(), "only the byline would fit");
+        assert_eq!(by_chars(120).len(), 1);
+        assert!(!by_chars(120).contains(&0));
+        // An article of short lines only still gets a summary.
+        let lines = Scorer::default().summarize(
+            &e,
+            &[30; 4],
+            &[2, 3, 2, 3],
+            e.len(),
+            &SummaryLength::new(0, 0.0, 70).unwrap(),
+            None,
+        );
+        assert_eq!(lines.len(), 2);
     }
 }

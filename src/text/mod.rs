@@ -22,3 +22,12 @@ pub use words::words;
 pub fn is_blank(text: &str) -> bool {
     text.chars().all(chars::is_space)
 }
+
+/// True when `text` has nothing to analyze: besides what [`is_blank`]
+/// allows, only joiners (ZWNJ, ZWJ), tatweel and combining marks (harakat)
+/// with no letter to sit on. What a request's text must not be.
+pub fn nothing_to_read(text: &str) -> bool {
+    text.chars().all(|c| {
+        chars::is_space(c) || chars::is_joiner(c) || c == chars::TATWEEL || chars::is_mark(c)
+    })
+}

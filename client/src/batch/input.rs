@@ -214,6 +214,11 @@ fn jsonl_stream<R: AsyncRead + Unpin + Send + 'static>(reader: R, name: String) 
 /// one that is not usable becomes an error record whose id is the line's id
 /// if it has a readable one, `line:<n>` otherwise.
 pub fn parse_line(line_no: u64, bytes: &[u8]) -> Option<Item> {
+    // The byte order mark some editors write at the start of a UTF-8 file.
+    let bytes = match line_no {
+        1 => bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes),
+        _ => bytes,
+    };
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return None;
     }
@@ -344,6 +349,12 @@ mod tests {
         assert_eq!((a.id.as_str(), a.language), ("42", None));
         let a = article(parse_line(3, b"{\"text\":\"t\",\"id\":\"y\"}\r\n"));
         assert_eq!(a.id, "y");
+        // A byte order mark starting the file is not part of the first line.
+        let a = article(parse_line(
+            1,
+            b"\xEF\xBB\xBF{\"id\":\"first\",\"text\":\"t\"}\n",
+        ));
+        assert_eq!(a.id, "first");
     }
 
     #[test]
