@@ -5,10 +5,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Parser, ValueEnum};
 
-use crate::{
-    models::{BatchConfig, SessionLayout},
-    pipeline::{Limits, PipelineConfig, VectorSource},
-};
+use crate::pipeline::{BatchConfig, Limits, PipelineConfig, SessionLayout, VectorSource};
 
 /// Whether requests share ONNX calls (`--batching`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -3,10 +3,10 @@
 
 use crate::{
     pipeline::{
-        Analysis, ArticleRequest, Entities, InvalidRequest, Limits, SummaryMode, Task, TaskSet,
+        Analysis, ArticleRequest, Entities, InvalidRequest, Limits, SummaryLength, SummaryMode,
+        Task, TaskSet,
     },
     proto,
-    tasks::summarize::SummaryLength,
     text::CharOffsets,
 };
 

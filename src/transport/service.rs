@@ -23,11 +23,10 @@ use super::{
 };
 use crate::{
     pipeline::{
-        Analysis, AnalyzeError, Analyzer, ArticleRequest, Limits, StopSignal, Stopped, SummaryMode,
-        TaskSet,
+        Analysis, AnalyzeError, Analyzer, ArticleRequest, Limits, StopSignal, Stopped,
+        SummaryLength, SummaryMode, TaskSet,
     },
     proto::{self, summarizer_server::Summarizer},
-    tasks::summarize::SummaryLength,
 };
 
 /// The article [`SummarizerService::calibrate`] times: written for it (MIT).

@@ -6,9 +6,9 @@ use std::{sync::Arc, time::Instant};
 
 use anyhow::Result;
 use futures::future::BoxFuture;
-use khulasa::{
-    pipeline::{load_analyzer, Analyzer, ArticleRequest, Limits, StopSignal, SummaryMode, TaskSet},
-    tasks::summarize::SummaryLength,
+use khulasa::pipeline::{
+    load_analyzer, Analyzer, ArticleRequest, Limits, StopSignal, SummaryLength, SummaryMode,
+    TaskSet,
 };
 use tokio::sync::Semaphore;
 
