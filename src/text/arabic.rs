@@ -67,18 +67,39 @@ pub fn words_key(text: &str) -> Vec<String> {
 /// For callers with evidence of their own that the remainder is the name,
 /// as entity grouping has when it is another mention of the article.
 pub fn proclitic_remainders(key: &str) -> Vec<String> {
-    PROCLITICS
-        .iter()
-        .filter_map(|p| Some((p, key.strip_prefix(p)?)))
-        .filter(|(_, rest)| rest.chars().count() >= 2)
-        .map(|(p, rest)| {
-            if p.ends_with('ل') && rest.starts_with('ل') {
+    proclitic_splits(key)
+        .filter(|s| s.rest_len >= 2)
+        .map(|s| s.remainder)
+        .collect()
+}
+
+/// One way `key` can start with a proclitic.
+struct ProcliticSplit {
+    proclitic: &'static str,
+    /// Letters of `key` after the proclitic.
+    rest_len: usize,
+    /// The name it leaves: the rest, with the article's alef back after
+    /// ل + ل (`للامم` → `الامم`).
+    remainder: String,
+    elided_alef: bool,
+}
+
+/// Every proclitic `key` starts with, two-letter ones first.
+fn proclitic_splits(key: &str) -> impl Iterator<Item = ProcliticSplit> + '_ {
+    PROCLITICS.into_iter().filter_map(move |proclitic| {
+        let rest = key.strip_prefix(proclitic)?;
+        let elided_alef = proclitic.ends_with('ل') && rest.starts_with('ل');
+        Some(ProcliticSplit {
+            proclitic,
+            rest_len: rest.chars().count(),
+            remainder: if elided_alef {
                 format!("ا{rest}")
             } else {
                 rest.to_string()
-            }
+            },
+            elided_alef,
         })
-        .collect()
+    })
 }
 
 /// How a word starts a name.
@@ -176,21 +197,14 @@ impl Proclitics {
         let whole = self.counts(key);
         let second = word.chars().filter(|&c| !is_stripped(c)).nth(1);
         let mut best: Option<(u8, Split)> = None;
-        for p in PROCLITICS {
-            let Some(rest) = key.strip_prefix(p) else {
-                continue;
-            };
+        for split in proclitic_splits(key).filter(|s| s.rest_len >= 3) {
+            let ProcliticSplit {
+                proclitic: p,
+                remainder,
+                elided_alef,
+                ..
+            } = split;
             let p_len = p.chars().count();
-            let rest_len = rest.chars().count();
-            if rest_len < 3 {
-                continue;
-            }
-            let elided_alef = p.ends_with('ل') && rest.starts_with('ل');
-            let remainder = if elided_alef {
-                format!("ا{rest}")
-            } else {
-                rest.to_string()
-            };
             let r_len = remainder.chars().count();
             let r = self.counts(&remainder);
             let conj = p == "و" || p == "ف";
