@@ -1,9 +1,10 @@
 //! Stopping a request's work early: the client went away or its deadline
 //! passed. One [`StopSignal`] per request travels from the transport through
-//! the pipeline down to the model loops (the batcher's wait, the local
-//! batches, each seq2seq decoder step), so abandoned work stops within one
-//! ONNX call instead of holding a worker to the end. A leaf module: the
-//! layers below the pipeline use it without depending on the pipeline.
+//! the pipeline down to the model loops (the batcher's wait, the wait for a
+//! free session, the local batches, each seq2seq decoder step), so abandoned
+//! work stops within one ONNX call instead of holding a worker to the end. A
+//! leaf module: the layers below the pipeline use it without depending on
+//! the pipeline.
 
 use std::{
     sync::{
@@ -77,6 +78,11 @@ impl StopSignal {
 
     pub fn deadline(&self) -> Option<Instant> {
         self.deadline
+    }
+
+    /// Whether `other` is a clone of this signal (they share the flag).
+    pub(crate) fn same_as(&self, other: &StopSignal) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
     }
 
     /// Wakes the threads in [`StopSignal::wait_for`] on this signal so they

@@ -140,8 +140,10 @@ impl Batching {
 }
 
 /// Runs one padded batch on whichever session is free: one output vector per
-/// row, in row order. What a batch worker calls; tests give a fake.
-pub(crate) type RunRows = dyn Fn(&[&Row]) -> Result<Vec<Vec<f32>>, ModelError> + Send + Sync;
+/// row, in row order, unless `stop` fires while it waits for a session. What
+/// a batch worker and the local path call; tests give a fake.
+pub(crate) type RunRows =
+    dyn Fn(&[&Row], &StopSignal) -> Result<Vec<Vec<f32>>, ModelError> + Send + Sync;
 
 /// Articles being analyzed right now, shared by every batcher: a worker only
 /// waits for rows while more articles are in flight than it has rows from.
@@ -444,7 +446,10 @@ fn run_batch(shared: &Shared, batch: Vec<QueuedRow>) {
     );
     // A panicking call fails its rows but not the worker: a worker lost for
     // good would leave later requests waiting on a pool with fewer workers.
-    let result = match panic::catch_unwind(AssertUnwindSafe(|| (shared.run)(&rows))) {
+    // A worker never waits for a session (there are as many sessions as
+    // workers) and serves many requests, so no request's signal stops it.
+    let never = StopSignal::never();
+    let result = match panic::catch_unwind(AssertUnwindSafe(|| (shared.run)(&rows, &never))) {
         Ok(result) => result.and_then(|outputs| one_per_row(outputs, rows.len(), &shared.name)),
         Err(_) => {
             tracing::error!(
@@ -553,7 +558,7 @@ mod tests {
         let (open, gate) = mpsc::channel::<()>();
         let (entered_tx, gate) = (Mutex::new(entered_tx), Mutex::new(gate));
         let record = Arc::clone(&ran);
-        let run = move |rows: &[&Row]| {
+        let run = move |rows: &[&Row], _: &StopSignal| {
             record
                 .lock()
                 .unwrap()

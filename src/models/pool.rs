@@ -1,14 +1,17 @@
 //! A fixed pool of ONNX sessions. `Session::run` needs `&mut self`, so each
 //! concurrent inference takes a session out of the pool and puts it back.
+//! A request waiting for a free session still answers its stop signal, so a
+//! cancelled request or a passed deadline never waits on a busy pool.
 
 use std::{
     path::Path,
-    sync::{Condvar, Mutex},
+    sync::{Mutex, MutexGuard},
 };
 
 use ort::session::{builder::GraphOptimizationLevel, Session};
 
 use super::{ModelError, Runtime};
+use crate::stop::{StopSignal, Stopped};
 
 /// How many sessions a model gets and how many threads each may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,8 +33,7 @@ impl Default for SessionLayout {
 }
 
 pub struct SessionPool {
-    free: Mutex<Vec<Session>>,
-    returned: Condvar,
+    sessions: Pool<Session>,
     inputs: Vec<String>,
 }
 
@@ -56,8 +58,7 @@ impl SessionPool {
             .map(|i| i.name().to_string())
             .collect();
         Ok(SessionPool {
-            free: Mutex::new(sessions),
-            returned: Condvar::new(),
+            sessions: Pool::new(sessions),
             inputs,
         })
     }
@@ -67,44 +68,182 @@ impl SessionPool {
         &self.inputs
     }
 
-    /// Runs `f` with exclusive use of one session, waiting for a free one.
-    /// Blocking: call it from a blocking thread, never from the async runtime.
-    pub fn with_session<R>(&self, f: impl FnOnce(&mut Session) -> R) -> R {
-        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
-        let session = loop {
-            if let Some(s) = free.pop() {
-                break s;
-            }
-            free = self.returned.wait(free).unwrap_or_else(|p| p.into_inner());
-        };
-        drop(free);
-        // The guard puts the session back even if `f` panics, so the pool
-        // never shrinks.
+    /// Runs `f` with exclusive use of one session, waiting for a free one
+    /// unless `stop` fires first. Blocking: call it from a blocking thread,
+    /// never from the async runtime.
+    pub fn with_session<R>(
+        &self,
+        stop: &StopSignal,
+        f: impl FnOnce(&mut Session) -> R,
+    ) -> Result<R, Stopped> {
+        self.sessions.with_item(stop, f)
+    }
+}
+
+/// Items lent out one caller at a time. Waiters block in their own
+/// [`StopSignal::wait_for`], so a returned item wakes them through their
+/// signals and a cancel or deadline wakes them without one.
+struct Pool<T> {
+    state: Mutex<State<T>>,
+}
+
+struct State<T> {
+    free: Vec<T>,
+    /// The signals of the callers waiting for an item, woken on each return.
+    waiters: Vec<StopSignal>,
+}
+
+impl<T> Pool<T> {
+    fn new(items: Vec<T>) -> Self {
+        Pool {
+            state: Mutex::new(State {
+                free: items,
+                waiters: Vec::new(),
+            }),
+        }
+    }
+
+    fn with_item<R>(&self, stop: &StopSignal, f: impl FnOnce(&mut T) -> R) -> Result<R, Stopped> {
+        let item = self.take(stop)?;
+        // The guard puts the item back even if `f` panics, so the pool never
+        // shrinks.
         let mut guard = Checkout {
             pool: self,
-            session: Some(session),
+            item: Some(item),
         };
-        match guard.session.as_mut() {
-            Some(session) => f(session),
-            None => unreachable!("a checked-out session is present until drop"),
+        match guard.item.as_mut() {
+            Some(item) => Ok(f(item)),
+            None => unreachable!("a checked-out item is present until drop"),
+        }
+    }
+
+    fn take(&self, stop: &StopSignal) -> Result<T, Stopped> {
+        {
+            // Looking and registering under one lock: an item returned after
+            // this finds the waiter and wakes it.
+            let mut state = self.lock();
+            if let Some(item) = state.free.pop() {
+                return Ok(item);
+            }
+            state.waiters.push(stop.clone());
+        }
+        let taken = stop.wait_for(|| self.lock().free.pop());
+        let mut state = self.lock();
+        if let Some(i) = state.waiters.iter().position(|w| w.same_as(stop)) {
+            state.waiters.swap_remove(i);
+        }
+        taken
+    }
+
+    fn give_back(&self, item: T) {
+        let waiters = {
+            let mut state = self.lock();
+            state.free.push(item);
+            state.waiters.clone()
+        };
+        // Woken outside the pool's lock: a waiter holds its signal's lock
+        // while it looks at the pool, so waking under ours could deadlock.
+        for waiter in waiters {
+            waiter.wake();
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+struct Checkout<'a, T> {
+    pool: &'a Pool<T>,
+    item: Option<T>,
+}
+
+impl<T> Drop for Checkout<'_, T> {
+    fn drop(&mut self) {
+        if let Some(item) = self.item.take() {
+            self.pool.give_back(item);
         }
     }
 }
 
-struct Checkout<'a> {
-    pool: &'a SessionPool,
-    session: Option<Session>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::{
+        sync::mpsc,
+        time::{Duration, Instant},
+    };
 
-impl Drop for Checkout<'_> {
-    fn drop(&mut self) {
-        if let Some(s) = self.session.take() {
-            self.pool
-                .free
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(s);
-            self.pool.returned.notify_one();
-        }
+    #[test]
+    fn a_waiter_gets_the_item_when_it_comes_back() {
+        let pool = Pool::new(vec![1u32]);
+        let (taken, held) = mpsc::channel();
+        let (release, wait_release) = mpsc::channel::<()>();
+        let shared = &pool;
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                shared
+                    .with_item(&StopSignal::never(), |item| {
+                        taken.send(()).unwrap();
+                        wait_release.recv().unwrap();
+                        *item += 1;
+                    })
+                    .unwrap();
+            });
+            held.recv().unwrap();
+            let waiter = s.spawn(|| pool.with_item(&StopSignal::never(), |item| *item));
+            std::thread::sleep(Duration::from_millis(20));
+            release.send(()).unwrap();
+            assert_eq!(waiter.join().unwrap(), Ok(2));
+        });
+        assert!(pool.lock().waiters.is_empty());
+    }
+
+    #[test]
+    fn a_waiter_stops_on_cancel_or_deadline_while_the_pool_is_busy() {
+        let pool = Pool::new(vec![0u32]);
+        let (taken, held) = mpsc::channel();
+        let (release, wait_release) = mpsc::channel::<()>();
+        let shared = &pool;
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                shared
+                    .with_item(&StopSignal::never(), |_| {
+                        taken.send(()).unwrap();
+                        wait_release.recv().unwrap();
+                    })
+                    .unwrap();
+            });
+            held.recv().unwrap();
+
+            let stop = StopSignal::never();
+            let waiting = stop.clone();
+            let started = Instant::now();
+            let waiter = s.spawn(move || shared.with_item(&waiting, |_| ()));
+            std::thread::sleep(Duration::from_millis(20));
+            stop.cancel();
+            assert_eq!(waiter.join().unwrap(), Err(Stopped::Cancelled));
+            assert!(started.elapsed() < Duration::from_secs(5));
+
+            let late = StopSignal::new(Some(Instant::now() + Duration::from_millis(30)));
+            assert_eq!(
+                pool.with_item(&late, |_| ()),
+                Err(Stopped::DeadlineExceeded)
+            );
+            assert!(pool.lock().waiters.is_empty());
+            release.send(()).unwrap();
+        });
+        // The item came back: the pool did not shrink.
+        assert_eq!(pool.with_item(&StopSignal::never(), |_| 5), Ok(5));
+    }
+
+    #[test]
+    fn a_panicking_caller_gives_the_item_back() {
+        let pool = Pool::new(vec![0u32]);
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            pool.with_item(&StopSignal::never(), |_| panic!("boom"))
+        }));
+        assert!(panicked.is_err());
+        assert_eq!(pool.with_item(&StopSignal::never(), |_| 1), Ok(1));
     }
 }

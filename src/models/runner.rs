@@ -45,7 +45,9 @@ impl RowRunner {
         max_rows: usize,
         run: impl Fn(&mut Session, &[&Row]) -> Result<Vec<Vec<f32>>, ModelError> + Send + Sync + 'static,
     ) -> Result<Self, ModelError> {
-        let run = move |rows: &[&Row]| pool.with_session(|session| run(session, rows));
+        let run = move |rows: &[&Row], stop: &StopSignal| {
+            pool.with_session(stop, |session| run(session, rows))?
+        };
         Self::new(name, sessions, batching, max_rows, Arc::new(run))
     }
 
@@ -105,7 +107,7 @@ fn run_local(
         for call in group.chunks(max_rows.max(1)) {
             stop.check()?;
             let batch: Vec<&Row> = call.iter().map(|&i| &rows[i]).collect();
-            let outputs = one_per_row(run(&batch)?, batch.len(), name)?;
+            let outputs = one_per_row(run(&batch, stop)?, batch.len(), name)?;
             for (&i, output) in call.iter().zip(outputs) {
                 out[i] = output;
             }
@@ -125,7 +127,7 @@ mod tests {
     fn counting() -> (Arc<RunRows>, Arc<Mutex<Vec<usize>>>) {
         let calls = Arc::new(Mutex::new(Vec::new()));
         let record = Arc::clone(&calls);
-        let run = move |rows: &[&Row]| {
+        let run = move |rows: &[&Row], _: &StopSignal| {
             record.lock().unwrap().push(rows.len());
             Ok(rows.iter().map(|r| vec![r.len() as f32]).collect())
         };
@@ -164,7 +166,7 @@ mod tests {
 
     #[test]
     fn a_local_call_with_too_few_outputs_is_an_error() {
-        let run: Arc<RunRows> = Arc::new(|_: &[&Row]| Ok(Vec::new()));
+        let run: Arc<RunRows> = Arc::new(|_: &[&Row], _: &StopSignal| Ok(Vec::new()));
         let runner = RowRunner::new("m", 1, &Batching::off(), 2, run).unwrap();
         let err = runner
             .run(vec![Row::from(vec![1; 4])], &StopSignal::never())

@@ -7,6 +7,7 @@ use std::path::Path;
 use ort::value::Tensor;
 
 use super::{outputs, Manifest, ModelError, ModelKind, Runtime, SessionLayout, SessionPool};
+use crate::stop::StopSignal;
 
 /// A per-sentence feature the model was trained with, by its manifest name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,8 +97,13 @@ impl SentenceScorer {
         &self.manifest
     }
 
-    /// One score per sentence, higher = more summary-worthy. Blocking.
-    pub fn score(&self, inputs: &SentenceInputs<'_>) -> Result<Vec<f32>, ModelError> {
+    /// One score per sentence, higher = more summary-worthy. Blocking; gives
+    /// up waiting for a free session when `stop` fires.
+    pub fn score(
+        &self,
+        inputs: &SentenceInputs<'_>,
+        stop: &StopSignal,
+    ) -> Result<Vec<f32>, ModelError> {
         let n = inputs.embeddings.len();
         if n == 0 {
             return Ok(Vec::new());
@@ -107,7 +113,7 @@ impl SentenceScorer {
         let features = features(&self.features, inputs);
         let embeddings = Tensor::from_array(([1, n, dim], embeddings))?;
         let features = Tensor::from_array(([1, n, self.features.len()], features))?;
-        self.pool.with_session(|session| {
+        self.pool.with_session(stop, |session| {
             let [embeddings_input, features_input] = INPUTS;
             let outputs = session.run(ort::inputs![
                 embeddings_input => embeddings,
@@ -121,7 +127,7 @@ impl SentenceScorer {
                     reason: format!("unexpected shape {other:?}, expected [1, {n}]"),
                 }),
             }
-        })
+        })?
     }
 }
 

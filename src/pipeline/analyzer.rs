@@ -551,11 +551,14 @@ impl Analyzer {
                 .collect();
             let candidate_words: Vec<usize> = candidates.iter().map(|&i| word_counts[i]).collect();
             let learned = match &self.models.scorer {
-                Some(scorer) => Some(scorer.score(&SentenceInputs {
-                    embeddings: &embeddings,
-                    char_lens: &char_lens,
-                    word_counts: &candidate_words,
-                })?),
+                Some(scorer) => Some(scorer.score(
+                    &SentenceInputs {
+                        embeddings: &embeddings,
+                        char_lens: &char_lens,
+                        word_counts: &candidate_words,
+                    },
+                    stop,
+                )?),
                 None => None,
             };
             Ok::<_, AnalyzeError>(self.scorer.summarize(

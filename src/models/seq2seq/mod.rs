@@ -272,11 +272,11 @@ impl Seq2SeqModel {
             )));
         }
         stop.check()?;
-        let encoded = self.encode_ids(input_ids)?;
+        let encoded = self.encode_ids(input_ids, stop)?;
         let rows = settings.num_beams;
         let (shape, vocab) = (self.config.cache, self.config.vocab_size);
         match &self.decoder {
-            Decoder::Merged(pool) => pool.with_session(|session| {
+            Decoder::Merged(pool) => pool.with_session(stop, |session| {
                 let mut dec = OnnxDecoder::new(
                     Graph::new(session),
                     None,
@@ -287,10 +287,10 @@ impl Seq2SeqModel {
                     stop,
                 );
                 search::generate(&mut dec, &settings)
-            }),
+            })?,
             // Always taken in this order, so concurrent calls cannot deadlock.
-            Decoder::Split { first, with_past } => first.with_session(|first| {
-                with_past.with_session(|with_past| {
+            Decoder::Split { first, with_past } => first.with_session(stop, |first| {
+                with_past.with_session(stop, |with_past| {
                     let mut dec = OnnxDecoder::new(
                         Graph::new(first),
                         Some(Graph::new(with_past)),
@@ -301,8 +301,8 @@ impl Seq2SeqModel {
                         stop,
                     );
                     search::generate(&mut dec, &settings)
-                })
-            }),
+                })?
+            })?,
         }
     }
 
@@ -351,12 +351,12 @@ impl Seq2SeqModel {
         })
     }
 
-    fn encode_ids(&self, input_ids: &[u32]) -> Result<Encoded, ModelError> {
+    fn encode_ids(&self, input_ids: &[u32], stop: &StopSignal) -> Result<Encoded, ModelError> {
         let len = input_ids.len();
         let ids: Vec<i64> = input_ids.iter().map(|&t| i64::from(t)).collect();
         let ids = Tensor::from_array(([1, len], ids))?;
         let mask = Tensor::from_array(([1, len], vec![1i64; len]))?;
-        self.encoder.with_session(|session| {
+        self.encoder.with_session(stop, |session| {
             let outputs = session.run(ort::inputs![
                 "input_ids" => ids,
                 "attention_mask" => mask,
@@ -373,6 +373,6 @@ impl Seq2SeqModel {
                     reason: format!("shape {other:?}, expected [1, {len}, hidden]"),
                 }),
             }
-        })
+        })?
     }
 }
