@@ -28,8 +28,9 @@ pub struct Cli {
     )]
     pub endpoints: Vec<String>,
 
-    /// Per-request time limit in seconds (fractions allowed); sent to the
-    /// server as the gRPC deadline too.
+    /// Time limit of each request in seconds (fractions allowed), retries
+    /// included; each attempt sends the server the time left as its gRPC
+    /// deadline.
     #[arg(long, value_name = "SECS", global = true, default_value = "60", value_parser = parse_timeout)]
     pub timeout: Duration,
 

@@ -335,7 +335,9 @@ impl Pool {
 
     /// Runs `call` on a balanced endpoint, retrying retryable failures on the
     /// next endpoint with exponential backoff while the backoff adds up to no
-    /// more than [`RETRY_BUDGET`]. Each attempt gets the full timeout.
+    /// more than [`RETRY_BUDGET`]. The timeout bounds the whole call, retries
+    /// included, as a gRPC deadline does: each attempt gets the time left,
+    /// and no retry starts that could not begin before the deadline.
     pub async fn call<T, F, Fut>(&self, call: F) -> Result<T, CallError>
     where
         F: FnMut(Channel, Duration) -> Fut,
@@ -353,20 +355,20 @@ impl Pool {
         let mut idx = self.pick();
         let mut attempt = 1;
         let mut waited = Duration::ZERO;
+        // tokio's clock, so tests with a paused clock see the same time.
+        let deadline = tokio::time::Instant::now() + self.timeout;
         loop {
             let slot = &self.slots[idx];
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             let result = {
                 let _guard = InFlight::enter(&slot.in_flight);
-                let sent = Instant::now();
-                match tokio::time::timeout(self.timeout, call(slot.channel.clone(), self.timeout))
-                    .await
-                {
+                let sent = tokio::time::Instant::now();
+                match tokio::time::timeout(left, call(slot.channel.clone(), left)).await {
                     // tonic reports an expired `grpc-timeout` (ours, enforced
                     // by the server) as CANCELLED; this client never cancels,
                     // so a CANCELLED at the deadline is the deadline.
                     Ok(Err(s))
-                        if s.code() == Code::Cancelled
-                            && sent.elapsed() >= self.timeout.mul_f64(0.9) =>
+                        if s.code() == Code::Cancelled && sent.elapsed() >= left.mul_f64(0.9) =>
                     {
                         Err(self.deadline_status(s.message()))
                     }
@@ -387,7 +389,11 @@ impl Pool {
             let delay = backoff(attempt);
             match result {
                 Ok(v) => return Ok((v, idx)),
-                Err(status) if waited + delay <= RETRY_BUDGET && is_retryable(&status) => {
+                Err(status)
+                    if waited + delay <= RETRY_BUDGET
+                        && tokio::time::Instant::now() + delay < deadline
+                        && is_retryable(&status) =>
+                {
                     waited += delay;
                     tracing::debug!(
                         endpoint = %slot.url, attempt, code = ?status.code(),
@@ -702,10 +708,14 @@ mod tests {
     }
 
     fn pool(n: usize) -> Pool {
+        pool_with_timeout(n, Duration::from_secs(5))
+    }
+
+    fn pool_with_timeout(n: usize, timeout: Duration) -> Pool {
         let urls = (0..n)
             .map(|i| format!("http://127.0.0.1:{}", 1 + i))
             .collect();
-        Pool::new(urls, ConnectOptions::plain(Duration::from_secs(5))).unwrap()
+        Pool::new(urls, ConnectOptions::plain(timeout)).unwrap()
     }
 
     #[tokio::test]
@@ -781,7 +791,8 @@ mod tests {
     // The paused clock runs the backoff sleeps at once, in tokio's time.
     #[tokio::test(start_paused = true)]
     async fn gives_up_when_the_retry_budget_is_spent() {
-        let pool = pool(2);
+        // A timeout longer than the budget, so the budget is what ends it.
+        let pool = pool_with_timeout(2, RETRY_BUDGET * 3);
         let tries = AtomicU32::new(0);
         let start = tokio::time::Instant::now();
         let err = pool
@@ -802,6 +813,53 @@ mod tests {
         assert!((15..=25).contains(&tries), "{tries} attempts");
         assert_eq!(err.attempts, tries);
         assert!(err.to_string().contains(&format!("after {tries} attempts")));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_timeout_bounds_the_retries_too() {
+        let timeout = Duration::from_secs(3);
+        let pool = pool_with_timeout(2, timeout);
+        let start = tokio::time::Instant::now();
+        let left_per_attempt = std::sync::Mutex::new(Vec::new());
+        let err = pool
+            .call(|_, left| {
+                left_per_attempt.lock().unwrap().push(left);
+                async { Err::<(), _>(Status::unavailable("connection refused")) }
+            })
+            .await
+            .unwrap_err();
+        assert!(start.elapsed() < timeout, "{:?}", start.elapsed());
+        assert_eq!(err.status.code(), Code::Unavailable);
+        let lefts = left_per_attempt.into_inner().unwrap();
+        assert!(lefts.len() >= 3, "{lefts:?}");
+        assert_eq!(lefts[0], timeout);
+        // Each attempt's deadline is what is left of the call's.
+        assert!(lefts.windows(2).all(|w| w[1] < w[0]), "{lefts:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_attempt_gets_only_the_time_left() {
+        let pool = pool_with_timeout(2, Duration::from_secs(3));
+        let tries = AtomicU32::new(0);
+        let start = tokio::time::Instant::now();
+        let err = pool
+            .call(|_, _| {
+                let n = tries.fetch_add(1, Ordering::Relaxed);
+                async move {
+                    if n == 0 {
+                        Err(Status::unavailable("connection refused"))
+                    } else {
+                        // Never answers: only the deadline ends it.
+                        std::future::pending::<Result<(), Status>>().await
+                    }
+                }
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.status.code(), Code::DeadlineExceeded);
+        let took = start.elapsed();
+        assert!(took >= Duration::from_secs(3), "{took:?}");
+        assert!(took < Duration::from_millis(3100), "{took:?}");
     }
 
     #[tokio::test]
