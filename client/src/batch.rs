@@ -11,6 +11,7 @@ pub mod input;
 pub mod resume;
 
 use std::{
+    collections::HashSet,
     io::Write,
     process::ExitCode,
     time::{Duration, Instant},
@@ -120,12 +121,13 @@ async fn process(
     args: &BatchArgs,
     pool: &Pool,
     input: Input,
-    done: &std::collections::HashSet<String>,
+    done: &HashSet<String>,
     bar: &ProgressBar,
     tx: &mpsc::Sender<OutputRecord>,
     stats: &mut Stats,
 ) -> Result<()> {
     let options = &args.options;
+    let mut ids = UniqueIds::default();
     let mut results = input
         .into_stream()
         .await?
@@ -141,6 +143,7 @@ async fn process(
             };
             future::ready(keep.then_some(item))
         })
+        .map(|item| item.map(|item| ids.admit(item)))
         .map(|item: Result<Item>| async move {
             match item? {
                 Item::Bad(rec) => Ok(OutputRecord::Error(rec)),
@@ -267,4 +270,59 @@ fn refuse_same_file(args: &BatchArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Ids must be unique in an input: they tie each result line to its article
+/// and decide what a resumed run skips. The first item with an id goes on;
+/// a later one becomes an error record instead of a second, ambiguous result.
+#[derive(Debug, Default)]
+struct UniqueIds(HashSet<String>);
+
+impl UniqueIds {
+    fn admit(&mut self, item: Item) -> Item {
+        if self.0.insert(item.id().to_owned()) {
+            return item;
+        }
+        Item::Bad(ErrorRecord::new(
+            item.id(),
+            Code::InvalidArgument as i32,
+            "duplicate id: an earlier input item has this id and was taken instead; \
+             ids must be unique to tie results to articles and to resume a run",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::input::Article;
+
+    fn article(id: &str, text: &str) -> Item {
+        Item::Article(Article {
+            id: id.into(),
+            text: text.into(),
+            language: None,
+            title: None,
+        })
+    }
+
+    #[test]
+    fn a_repeated_id_becomes_an_error_record() {
+        let mut ids = UniqueIds::default();
+        assert_eq!(ids.admit(article("a", "one")), article("a", "one"));
+        assert_eq!(ids.admit(article("b", "two")), article("b", "two"));
+        let Item::Bad(record) = ids.admit(article("a", "three")) else {
+            panic!("a second \"a\" was admitted");
+        };
+        assert_eq!(record.id, "a");
+        assert_eq!(record.error.code, Code::InvalidArgument as i32);
+        assert!(
+            record.error.message.starts_with("duplicate id"),
+            "{record:?}"
+        );
+        // A bad line's id counts too: the id is taken either way.
+        let bad = Item::Bad(ErrorRecord::new("c", 3, "no text"));
+        assert_eq!(ids.admit(bad.clone()), bad);
+        assert!(matches!(ids.admit(article("c", "four")), Item::Bad(_)));
+    }
 }
