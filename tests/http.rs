@@ -259,6 +259,18 @@ async fn each_error_class_gets_its_status_and_body() {
     .await;
     assert_error(&resp, 504, "DEADLINE_EXCEEDED");
 
+    // A malformed grpc-timeout (seconds are `S`) is refused, not ignored.
+    let resp = http(
+        addr,
+        "POST",
+        "/v1/analyze",
+        &[("grpc-timeout", "5s")],
+        &body,
+    )
+    .await;
+    let message = assert_error(&resp, 400, "INVALID_ARGUMENT");
+    assert!(message.contains("grpc-timeout"), "{message}");
+
     // NOT_FOUND: no such route.
     let resp = http(addr, "GET", "/v2/analyze", &[], b"").await;
     assert_error(&resp, 404, "NOT_FOUND");

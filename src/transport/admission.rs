@@ -308,11 +308,28 @@ impl Arrival {
 /// When to give up on a request, from the client's `grpc-timeout` header:
 /// slightly before the client does (5%, at most 100 ms), so the client
 /// still receives DEADLINE_EXCEEDED and learns why instead of timing out.
-pub fn deadline(metadata: &MetadataMap, received: Instant) -> Option<Instant> {
-    let value = metadata.get("grpc-timeout")?.to_str().ok()?;
-    let timeout = parse_grpc_timeout(value)?;
+/// A malformed header is INVALID_ARGUMENT rather than no deadline: the
+/// client meant one, and would otherwise wait without the limit it set.
+pub fn deadline(metadata: &MetadataMap, received: Instant) -> Result<Option<Instant>, Status> {
+    let Some(value) = metadata.get("grpc-timeout") else {
+        return Ok(None);
+    };
+    let timeout = value
+        .to_str()
+        .ok()
+        .and_then(parse_grpc_timeout)
+        .ok_or_else(|| {
+            let shown: String = String::from_utf8_lossy(value.as_bytes())
+                .chars()
+                .take(32)
+                .collect();
+            Status::invalid_argument(format!(
+                "malformed grpc-timeout header {shown:?}: expected 1 to 8 digits and a unit \
+                 (H, M, S, m, u or n), e.g. 5S"
+            ))
+        })?;
     let margin = (timeout / 20).min(Duration::from_millis(100));
-    Some(received + (timeout - margin))
+    Ok(Some(received + (timeout - margin)))
 }
 
 /// `grpc-timeout` is 1–8 ASCII digits and a unit: H, M, S, m, u or n.
@@ -337,6 +354,20 @@ fn parse_grpc_timeout(value: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_malformed_grpc_timeout_is_invalid_argument() {
+        let received = Instant::now();
+        let mut metadata = MetadataMap::new();
+        assert_eq!(deadline(&metadata, received).unwrap(), None);
+        metadata.insert("grpc-timeout", "10S".parse().unwrap());
+        let at = deadline(&metadata, received).unwrap().unwrap();
+        assert_eq!(at, received + Duration::from_millis(9900));
+        metadata.insert("grpc-timeout", "5s".parse().unwrap());
+        let status = deadline(&metadata, received).unwrap_err();
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        assert!(status.message().contains("\"5s\""), "{}", status.message());
+    }
 
     #[test]
     fn parses_grpc_timeout_units() {

@@ -275,7 +275,7 @@ impl Summarizer for SummarizerService {
         request: Request<proto::AnalyzeRequest>,
     ) -> Result<Response<proto::AnalyzeResponse>, Status> {
         self.refuse_while_draining(Method::Analyze)?;
-        let deadline = admission::deadline(request.metadata(), admission::Arrival::of(&request));
+        let deadline = admission::deadline(request.metadata(), admission::Arrival::of(&request))?;
         let span = telemetry::rpc_span("Analyze", request.metadata());
         self.analyze_one(Method::Analyze, request.into_inner(), deadline)
             .instrument(span)
@@ -290,7 +290,7 @@ impl Summarizer for SummarizerService {
         request: Request<Streaming<proto::AnalyzeRequest>>,
     ) -> Result<Response<Self::AnalyzeStreamStream>, Status> {
         self.refuse_while_draining(Method::AnalyzeStream)?;
-        let deadline = admission::deadline(request.metadata(), admission::Arrival::of(&request));
+        let deadline = admission::deadline(request.metadata(), admission::Arrival::of(&request))?;
         let span = telemetry::rpc_span("AnalyzeStream", request.metadata());
         let mut inbound = request.into_inner();
         let service = self.clone();
