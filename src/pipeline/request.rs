@@ -28,30 +28,35 @@ pub enum Task {
     Entities,
 }
 
-/// Which tasks to run.
+/// Which tasks to run. A request names at least one task or none; "named
+/// but neither" has no variant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TaskSet {
     /// No task named: every task the loaded models can do.
     All,
-    /// Exactly these (at least one is true); asking for a task whose model
-    /// is not loaded is an error.
-    Only { summary: bool, entities: bool },
+    /// Only the summary.
+    Summary,
+    /// Only the entities; an error when no entity model is loaded.
+    Entities,
+    /// Both named; the entities are an error when no entity model is loaded.
+    SummaryAndEntities,
 }
 
 impl TaskSet {
     /// An empty list means every task.
     pub fn from_requested(tasks: &[Task]) -> Self {
-        if tasks.is_empty() {
-            return TaskSet::All;
-        }
-        TaskSet::Only {
-            summary: tasks.contains(&Task::Summary),
-            entities: tasks.contains(&Task::Entities),
+        let summary = tasks.contains(&Task::Summary);
+        let entities = tasks.contains(&Task::Entities);
+        match (summary, entities) {
+            (true, true) => TaskSet::SummaryAndEntities,
+            (true, false) => TaskSet::Summary,
+            (false, true) => TaskSet::Entities,
+            (false, false) => TaskSet::All,
         }
     }
 
     pub fn wants_summary(self) -> bool {
-        matches!(self, TaskSet::All | TaskSet::Only { summary: true, .. })
+        !matches!(self, TaskSet::Entities)
     }
 
     /// Whether entities are wanted, given whether an entity model is loaded;
@@ -59,10 +64,8 @@ impl TaskSet {
     pub fn wants_entities(self, model_loaded: bool) -> Option<bool> {
         match self {
             TaskSet::All => Some(model_loaded),
-            TaskSet::Only {
-                entities: false, ..
-            } => Some(false),
-            TaskSet::Only { entities: true, .. } => model_loaded.then_some(true),
+            TaskSet::Summary => Some(false),
+            TaskSet::Entities | TaskSet::SummaryAndEntities => model_loaded.then_some(true),
         }
     }
 }
@@ -243,5 +246,12 @@ mod tests {
         assert_eq!(only.wants_entities(true), Some(true));
         assert_eq!(only.wants_entities(false), None);
         assert_eq!(TaskSet::All.wants_entities(false), Some(false));
+        let both = TaskSet::from_requested(&[Task::Entities, Task::Summary, Task::Summary]);
+        assert_eq!(both, TaskSet::SummaryAndEntities);
+        assert!(both.wants_summary());
+        assert_eq!(both.wants_entities(false), None);
+        let summary = TaskSet::from_requested(&[Task::Summary]);
+        assert!(summary.wants_summary());
+        assert_eq!(summary.wants_entities(true), Some(false));
     }
 }
