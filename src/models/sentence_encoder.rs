@@ -11,9 +11,6 @@ use super::{
 };
 use crate::stop::StopSignal;
 
-const PAD_ID: u32 = 1;
-const EOS_ID: u32 = 2;
-
 pub struct SentenceEncoder {
     manifest: Manifest,
     tokenizer: Tokenizer,
@@ -32,7 +29,7 @@ impl SentenceEncoder {
         batching: &Batching,
     ) -> Result<Self, ModelError> {
         let manifest = Manifest::read_kind(dir, ModelKind::SentenceEmbedding)?;
-        let tokenizer = tokenizer::load(dir)?;
+        let tokenizer = tokenizer::load_encoder(dir)?;
         let pool = SessionPool::load(runtime, &dir.join("model.onnx"), layout)?;
         let runner = RowRunner::start(
             &manifest.name,
@@ -85,7 +82,7 @@ impl SentenceEncoder {
             let mut ids = enc.get_ids().to_vec();
             if ids.len() > max_tokens {
                 ids.truncate(max_tokens - 1);
-                ids.push(EOS_ID);
+                ids.push(tokenizer::special::EOS);
             }
             encoded.push(Row::from(ids));
         }
@@ -99,7 +96,7 @@ fn run_rows(
     session: &mut ort::session::Session,
     rows: &[&Row],
 ) -> Result<Vec<Vec<f32>>, ModelError> {
-    let (_, outputs) = tokenizer::run_padded(session, rows, PAD_ID, None)?;
+    let (_, outputs) = tokenizer::run_padded(session, rows, tokenizer::special::PAD, None)?;
     let (out_shape, data) = outputs::f32_tensor(&outputs, "sentence_embedding")?;
     let dim = match out_shape {
         [b, d] if *b as usize == rows.len() && *d > 0 => *d as usize,

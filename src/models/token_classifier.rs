@@ -27,9 +27,7 @@ use super::{
 };
 use crate::{stop::StopSignal, text::char_ngrams};
 
-const BOS_ID: u32 = 0;
-const PAD_ID: u32 = 1;
-const EOS_ID: u32 = 2;
+use tokenizer::special::{BOS as BOS_ID, EOS as EOS_ID, PAD as PAD_ID};
 
 /// Which pieces of a word its label is read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -312,7 +310,7 @@ impl TokenClassifier {
             move |session, rows| outputs.run(session, rows),
         )?;
         let classifier = TokenClassifier {
-            tokenizer: tokenizer::load(dir)?,
+            tokenizer: tokenizer::load_encoder(dir)?,
             runner,
             labels,
             pooling: k.word_pooling,

@@ -13,6 +13,19 @@ use super::{
     ModelError,
 };
 
+/// The special tokens of the XLM-R vocabulary every encoder here shares
+/// (e5 and the NER model's pruned copy keep them at the same ids). The rows
+/// are built with these ids, so [`load_encoder`] checks the tokenizer has
+/// them.
+pub(crate) mod special {
+    /// `<s>`, opening a sequence.
+    pub(crate) const BOS: u32 = 0;
+    /// `<pad>`, filling a padded row.
+    pub(crate) const PAD: u32 = 1;
+    /// `</s>`, closing a sequence.
+    pub(crate) const EOS: u32 = 2;
+}
+
 pub(crate) fn load(dir: &Path) -> Result<Tokenizer, ModelError> {
     let path = dir.join("tokenizer.json");
     let mut tokenizer = Tokenizer::from_file(&path)
@@ -22,6 +35,26 @@ pub(crate) fn load(dir: &Path) -> Result<Tokenizer, ModelError> {
     tokenizer
         .with_truncation(None)
         .map_err(|e| ModelError::Tokenizer(e.to_string()))?;
+    Ok(tokenizer)
+}
+
+/// [`load`] for the XLM-R encoders, checking the special ids their rows
+/// are built with.
+pub(crate) fn load_encoder(dir: &Path) -> Result<Tokenizer, ModelError> {
+    let tokenizer = load(dir)?;
+    for (token, id) in [
+        ("<s>", special::BOS),
+        ("<pad>", special::PAD),
+        ("</s>", special::EOS),
+    ] {
+        let found = tokenizer.token_to_id(token);
+        if found != Some(id) {
+            return Err(ModelError::dir(
+                dir,
+                format!("tokenizer.json has {token} at {found:?}; the rows are built with id {id}"),
+            ));
+        }
+    }
     Ok(tokenizer)
 }
 
