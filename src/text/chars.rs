@@ -10,7 +10,8 @@ pub(crate) const TATWEEL: char = '\u{0640}';
 
 /// Invisible format characters that only steer rendering: bidi marks,
 /// embeddings and isolates, ZWSP and the BOM. Pasted news text is full of
-/// them, and they never carry meaning at a word or sentence edge.
+/// them, and they never carry meaning at a word or sentence edge. A subset
+/// of what the models never see (`normalize::STRIPPED`; a test pins it).
 pub(crate) fn is_invisible(c: char) -> bool {
     matches!(
         c,
@@ -78,6 +79,23 @@ pub(crate) fn trim(text: &str, range: Range<usize>) -> Range<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The two tables answer different questions (what trims a range here;
+    /// what the models never see), but every invisible character and joiner
+    /// must be one the models never see, or a span could start on one.
+    #[test]
+    fn invisible_characters_and_joiners_are_stripped_for_the_models() {
+        let steering = (0..=0x10FFFF)
+            .filter_map(char::from_u32)
+            .filter(|&c| is_invisible(c) || is_joiner(c));
+        for c in steering {
+            assert!(
+                crate::text::normalize::is_stripped(c),
+                "U+{:04X} is invisible here but the models would see it",
+                c as u32
+            );
+        }
+    }
 
     #[test]
     fn space_covers_bidi_and_bom() {
