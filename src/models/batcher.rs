@@ -30,11 +30,10 @@ use std::{
 use super::{metric_names, row::Row, ModelError};
 use crate::stop::StopSignal;
 
-/// Padded tokens per intra-op thread that one ONNX call may hold. Measured
-/// on both encoders at one thread (BENCHMARKS.md, "Batch shapes"): a row's
-/// cost falls with batching only for short rows (32 tokens: 7.8 → 6.0 ms a
-/// row at 8 rows), is flat at 2 × 128 tokens and rises beyond (256 tokens:
-/// 63 → 67 ms a row at 2 rows) as the activations outgrow the caches.
+/// Padded tokens per intra-op thread that one ONNX call may hold. A row's
+/// cost falls with batching only for short rows and rises once a call's
+/// activations outgrow the caches; this is about where that turns
+/// (BENCHMARKS.md, "Batch shapes", has the measurements).
 const TOKENS_PER_THREAD: usize = 256;
 
 /// Padding a batch may hold, as a fraction of its padded size: a padded

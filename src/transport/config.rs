@@ -62,9 +62,8 @@ pub struct ServerArgs {
     /// Dynamic batching: sentences and NER windows of all articles in
     /// analysis go to one queue per model, served by one worker per session,
     /// and rows of similar length share ONNX calls. A lone article's rows
-    /// spread over every session (measured on 2 cores: 1.5x the throughput
-    /// and half the p95 latency at concurrency 1, within 4% at 4 and 16;
-    /// BENCHMARKS.md). `off`: each article runs its own calls on one session.
+    /// spread over every session, which pays most at low concurrency
+    /// (BENCHMARKS.md). `off`: each article runs its own calls on one session.
     #[arg(long, env = "KHULASA_BATCHING", value_enum, default_value_t = Switch::On)]
     pub batching: Switch,
 
