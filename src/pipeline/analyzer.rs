@@ -49,7 +49,7 @@ pub struct ModelDirs<'a> {
 }
 
 /// Where the summary's sentence vectors come from (`--sentence-vectors`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum VectorSource {
     /// The entity model's sentence head when it has one and no `--encoder`
     /// is named, else the sentence encoder.

@@ -3,9 +3,26 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use clap::{Parser, ValueEnum};
+use clap::{
+    builder::{PossibleValuesParser, TypedValueParser},
+    Parser, ValueEnum,
+};
 
 use crate::pipeline::{BatchConfig, Limits, PipelineConfig, SessionLayout, VectorSource};
+
+/// `--sentence-vectors`' values. The pipeline's enum stays free of clap.
+const VECTOR_SOURCES: [(&str, VectorSource); 3] = [
+    ("auto", VectorSource::Auto),
+    ("encoder", VectorSource::Encoder),
+    ("entity-head", VectorSource::EntityHead),
+];
+
+fn vector_source(name: &str) -> VectorSource {
+    VECTOR_SOURCES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or(VectorSource::Auto, |&(_, source)| source)
+}
 
 /// Whether requests share ONNX calls (`--batching`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -94,7 +111,13 @@ pub struct ServerArgs {
     /// entity model's sentence head: one encoder pass for summary and
     /// entities), `encoder` (the sentence encoder, a second pass), or `auto`:
     /// the head when the entity model has one and no --encoder is named.
-    #[arg(long, env = "KHULASA_SENTENCE_VECTORS", value_enum, default_value_t = VectorSource::Auto)]
+    #[arg(
+        long,
+        env = "KHULASA_SENTENCE_VECTORS",
+        default_value = "auto",
+        value_parser = PossibleValuesParser::new(VECTOR_SOURCES.map(|(name, _)| name))
+            .map(|name| vector_source(&name))
+    )]
     pub sentence_vectors: VectorSource,
     // ---- end of model performance flags ----
     /// Articles analyzed at once; further requests wait in a queue
@@ -235,5 +258,25 @@ fn positive_u32(s: &str) -> Result<usize, String> {
             "expected a whole number from 1 to {}, got {s:?}",
             u32::MAX
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(argv: &[&str]) -> Result<ServerArgs, clap::Error> {
+        ServerArgs::try_parse_from(std::iter::once("khulasa-server").chain(argv.iter().copied()))
+    }
+
+    #[test]
+    fn sentence_vectors_take_each_named_source() {
+        assert_eq!(parse(&[]).unwrap().sentence_vectors, VectorSource::Auto);
+        for (name, source) in VECTOR_SOURCES {
+            let args = parse(&["--sentence-vectors", name]).unwrap();
+            assert_eq!(args.sentence_vectors, source, "{name}");
+        }
+        let err = parse(&["--sentence-vectors", "head"]).unwrap_err();
+        assert!(err.to_string().contains("entity-head"), "{err}");
     }
 }
