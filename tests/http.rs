@@ -204,6 +204,16 @@ async fn each_error_class_gets_its_status_and_body() {
         let message = assert_error(&resp, 400, "INVALID_ARGUMENT");
         assert!(message.contains("AnalyzeRequest"), "{message}");
     }
+    // A value of the wrong type names its field, as a BadRequest too.
+    let body = br#"{"text": "x", "summary": {"maxSentences": "three"}}"#;
+    let resp = http(addr, "POST", "/v1/analyze", &[], body).await;
+    let message = assert_error(&resp, 400, "INVALID_ARGUMENT");
+    assert!(message.contains("summary.maxSentences"), "{message}");
+    let violations = &resp.json()["error"]["details"][0]["fieldViolations"];
+    assert_eq!(
+        violations[0]["field"], "summary.maxSentences",
+        "{violations}"
+    );
     // INVALID_ARGUMENT from the pipeline: the same message as gRPC.
     let bad = AnalyzeRequest {
         summary: Some(SummaryOptions {

@@ -273,20 +273,25 @@ fn refuse_same_file(args: &BatchArgs) -> Result<()> {
 }
 
 /// Ids must be unique in an input: they tie each result line to its article
-/// and decide what a resumed run skips. The first item with an id goes on;
-/// a later one becomes an error record instead of a second, ambiguous result.
+/// and decide what a resumed run skips. The first article with an id is
+/// analyzed; a later one becomes an error record instead of a second,
+/// ambiguous result. A bad line does not claim its id, so a corrected copy
+/// of it further on is still analyzed.
 #[derive(Debug, Default)]
 struct UniqueIds(HashSet<String>);
 
 impl UniqueIds {
     fn admit(&mut self, item: Item) -> Item {
-        if self.0.insert(item.id().to_owned()) {
+        let Item::Article(article) = &item else {
+            return item;
+        };
+        if self.0.insert(article.id.clone()) {
             return item;
         }
         Item::Bad(ErrorRecord::new(
             item.id(),
             Code::InvalidArgument as i32,
-            "duplicate id: an earlier input item has this id and was taken instead; \
+            "duplicate id: an earlier article of the input has this id and is the one analyzed; \
              ids must be unique to tie results to articles and to resume a run",
         ))
     }
@@ -320,9 +325,9 @@ mod tests {
             record.error.message.starts_with("duplicate id"),
             "{record:?}"
         );
-        // A bad line's id counts too: the id is taken either way.
+        // A bad line does not claim its id: a corrected copy still runs.
         let bad = Item::Bad(ErrorRecord::new("c", 3, "no text"));
         assert_eq!(ids.admit(bad.clone()), bad);
-        assert!(matches!(ids.admit(article("c", "four")), Item::Bad(_)));
+        assert_eq!(ids.admit(article("c", "four")), article("c", "four"));
     }
 }

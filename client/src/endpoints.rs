@@ -242,6 +242,9 @@ pub struct Pool {
     /// Where the next tie-breaking scan starts.
     next: AtomicUsize,
     timeout: Duration,
+    /// The least time left worth a retry: enough for a connection attempt,
+    /// so a retry cut off by the deadline never hides why the call failed.
+    min_attempt: Duration,
     /// `Bearer <token>`, marked sensitive so it never shows in a `Debug`.
     authorization: Option<AsciiMetadataValue>,
     /// Origin of the `avoid_until_ms` clocks.
@@ -290,6 +293,7 @@ impl Pool {
             slots,
             next: AtomicUsize::new(0),
             timeout,
+            min_attempt: connect_timeout,
             authorization,
             epoch: Instant::now(),
         })
@@ -337,7 +341,9 @@ impl Pool {
     /// next endpoint with exponential backoff while the backoff adds up to no
     /// more than [`RETRY_BUDGET`]. The timeout bounds the whole call, retries
     /// included, as a gRPC deadline does: each attempt gets the time left,
-    /// and no retry starts that could not begin before the deadline.
+    /// and no retry starts with less left than a connection attempt may
+    /// take, so a call that keeps failing ends with its own error rather
+    /// than a deadline.
     pub async fn call<T, F, Fut>(&self, call: F) -> Result<T, CallError>
     where
         F: FnMut(Channel, Duration) -> Fut,
@@ -391,7 +397,7 @@ impl Pool {
                 Ok(v) => return Ok((v, idx)),
                 Err(status)
                     if waited + delay <= RETRY_BUDGET
-                        && tokio::time::Instant::now() + delay < deadline
+                        && tokio::time::Instant::now() + delay + self.min_attempt <= deadline
                         && is_retryable(&status) =>
                 {
                     waited += delay;

@@ -118,6 +118,8 @@ impl<T> Pool<T> {
     }
 
     fn take(&self, stop: &StopSignal) -> Result<T, Stopped> {
+        // A stopped request gets no item, free or not.
+        stop.check()?;
         {
             // Looking and registering under one lock: an item returned after
             // this finds the waiter and wakes it.
@@ -235,6 +237,15 @@ mod tests {
         });
         // The item came back: the pool did not shrink.
         assert_eq!(pool.with_item(&StopSignal::never(), |_| 5), Ok(5));
+    }
+
+    #[test]
+    fn a_stopped_request_gets_no_free_item() {
+        let pool = Pool::new(vec![0u32]);
+        let stop = StopSignal::never();
+        stop.cancel();
+        assert_eq!(pool.with_item(&stop, |_| ()), Err(Stopped::Cancelled));
+        assert_eq!(pool.with_item(&StopSignal::never(), |_| 1), Ok(1));
     }
 
     #[test]

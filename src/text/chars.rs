@@ -95,6 +95,16 @@ mod tests {
                 c as u32
             );
         }
+        // And the other way: outside the Arabic block (harakat, tatweel, ...)
+        // the models only lose characters that are invisible here.
+        let stripped = crate::text::normalize::STRIPPED.iter().cloned().flatten();
+        for c in stripped.filter(|c| !('\u{0600}'..='\u{06FF}').contains(c)) {
+            assert!(
+                is_invisible(c) || is_joiner(c),
+                "U+{:04X} is stripped for the models but visible here",
+                c as u32
+            );
+        }
     }
 
     #[test]

@@ -3,10 +3,7 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use clap::{
-    builder::{PossibleValuesParser, TypedValueParser},
-    Parser, ValueEnum,
-};
+use clap::{Parser, ValueEnum};
 
 use crate::pipeline::{BatchConfig, Limits, PipelineConfig, SessionLayout, VectorSource};
 
@@ -17,11 +14,15 @@ const VECTOR_SOURCES: [(&str, VectorSource); 3] = [
     ("entity-head", VectorSource::EntityHead),
 ];
 
-fn vector_source(name: &str) -> VectorSource {
+fn vector_source(name: &str) -> Result<VectorSource, String> {
     VECTOR_SOURCES
         .iter()
         .find(|(n, _)| *n == name)
-        .map_or(VectorSource::Auto, |&(_, source)| source)
+        .map(|&(_, source)| source)
+        .ok_or_else(|| {
+            let names: Vec<&str> = VECTOR_SOURCES.iter().map(|&(n, _)| n).collect();
+            format!("expected one of {}", names.join(", "))
+        })
 }
 
 /// Whether requests share ONNX calls (`--batching`).
@@ -115,8 +116,7 @@ pub struct ServerArgs {
         long,
         env = "KHULASA_SENTENCE_VECTORS",
         default_value = "auto",
-        value_parser = PossibleValuesParser::new(VECTOR_SOURCES.map(|(name, _)| name))
-            .map(|name| vector_source(&name))
+        value_parser = vector_source
     )]
     pub sentence_vectors: VectorSource,
     // ---- end of model performance flags ----

@@ -24,7 +24,7 @@ use axum::{
 };
 use tokio::net::TcpListener;
 use tonic::{metadata::MetadataMap, service::Interceptor, Code, GrpcMethod, Status};
-use tonic_types::StatusExt;
+use tonic_types::{ErrorDetails, StatusExt};
 
 use super::{
     metrics,
@@ -167,13 +167,9 @@ async fn analyze(State(http): State<Http>, headers: HeaderMap, body: Body) -> Re
             )));
         }
     };
-    let message: proto::AnalyzeRequest = match serde_json::from_slice(&bytes) {
+    let message: proto::AnalyzeRequest = match parse_body(&bytes) {
         Ok(message) => message,
-        Err(e) => {
-            return rejected(Status::invalid_argument(format!(
-                "the body is not an AnalyzeRequest in protobuf JSON: {e}"
-            )))
-        }
+        Err(status) => return rejected(status),
     };
     let (metadata, extensions, ()) = request.into_parts();
     let request = tonic::Request::from_parts(metadata, extensions, message);
@@ -183,6 +179,33 @@ async fn analyze(State(http): State<Http>, headers: HeaderMap, body: Body) -> Re
         Ok(response) => json(StatusCode::OK, response.get_ref()),
         Err(status) => error(&status),
     }
+}
+
+/// The body as an `AnalyzeRequest`. A value of the wrong type names its
+/// field (as a `google.rpc.BadRequest` too, like the pipeline's own
+/// INVALID_ARGUMENTs); a body that is not JSON, or has an unknown field,
+/// says where in the body.
+fn parse_body(bytes: &[u8]) -> Result<proto::AnalyzeRequest, Status> {
+    let mut json = serde_json::Deserializer::from_slice(bytes);
+    let error = match serde_path_to_error::deserialize(&mut json) {
+        Ok(message) => return Ok(message),
+        Err(error) => error,
+    };
+    let field = error.path().to_string();
+    let message = format!(
+        "the body is not an AnalyzeRequest in protobuf JSON: {}",
+        error.inner()
+    );
+    // `.` is the path of the body itself (not JSON, not an object).
+    if field == "." || error.inner().classify() != serde_json::error::Category::Data {
+        return Err(Status::invalid_argument(message));
+    }
+    let message = format!("{message} (field {field})");
+    Err(Status::with_error_details(
+        Code::InvalidArgument,
+        message.clone(),
+        ErrorDetails::with_bad_request_violation(field, message),
+    ))
 }
 
 async fn info(State(http): State<Http>, headers: HeaderMap) -> Response {

@@ -124,6 +124,16 @@ impl SummarizerService {
         ))
     }
 
+    /// The request's deadline from its `grpc-timeout`; a malformed header
+    /// is refused and counted like any other refusal.
+    fn deadline<T>(&self, method: Method, request: &Request<T>) -> Result<Option<Instant>, Status> {
+        admission::deadline(request.metadata(), admission::Arrival::of(request)).inspect_err(
+            |status| {
+                metrics::record_request(method, status.code(), std::time::Duration::ZERO);
+            },
+        )
+    }
+
     /// [`Self::analyze_article`], counted in the metrics as one `method`
     /// request.
     async fn analyze_one(
@@ -275,7 +285,7 @@ impl Summarizer for SummarizerService {
         request: Request<proto::AnalyzeRequest>,
     ) -> Result<Response<proto::AnalyzeResponse>, Status> {
         self.refuse_while_draining(Method::Analyze)?;
-        let deadline = admission::deadline(request.metadata(), admission::Arrival::of(&request))?;
+        let deadline = self.deadline(Method::Analyze, &request)?;
         let span = telemetry::rpc_span("Analyze", request.metadata());
         self.analyze_one(Method::Analyze, request.into_inner(), deadline)
             .instrument(span)
@@ -290,7 +300,7 @@ impl Summarizer for SummarizerService {
         request: Request<Streaming<proto::AnalyzeRequest>>,
     ) -> Result<Response<Self::AnalyzeStreamStream>, Status> {
         self.refuse_while_draining(Method::AnalyzeStream)?;
-        let deadline = admission::deadline(request.metadata(), admission::Arrival::of(&request))?;
+        let deadline = self.deadline(Method::AnalyzeStream, &request)?;
         let span = telemetry::rpc_span("AnalyzeStream", request.metadata());
         let mut inbound = request.into_inner();
         let service = self.clone();
