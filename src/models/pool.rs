@@ -176,23 +176,31 @@ mod tests {
         time::{Duration, Instant},
     };
 
+    /// Takes the pool's only item on a thread of `s` and holds it (adding
+    /// one to it) until the returned sender sends; returns once it is taken.
+    fn hold_the_item<'scope, 'env>(
+        s: &'scope std::thread::Scope<'scope, 'env>,
+        pool: &'env Pool<u32>,
+    ) -> mpsc::Sender<()> {
+        let (taken, held) = mpsc::channel();
+        let (release, wait_release) = mpsc::channel::<()>();
+        s.spawn(move || {
+            pool.with_item(&StopSignal::never(), |item| {
+                taken.send(()).unwrap();
+                wait_release.recv().unwrap();
+                *item += 1;
+            })
+            .unwrap();
+        });
+        held.recv().unwrap();
+        release
+    }
+
     #[test]
     fn a_waiter_gets_the_item_when_it_comes_back() {
         let pool = Pool::new(vec![1u32]);
-        let (taken, held) = mpsc::channel();
-        let (release, wait_release) = mpsc::channel::<()>();
-        let shared = &pool;
         std::thread::scope(|s| {
-            s.spawn(move || {
-                shared
-                    .with_item(&StopSignal::never(), |item| {
-                        taken.send(()).unwrap();
-                        wait_release.recv().unwrap();
-                        *item += 1;
-                    })
-                    .unwrap();
-            });
-            held.recv().unwrap();
+            let release = hold_the_item(s, &pool);
             let waiter = s.spawn(|| pool.with_item(&StopSignal::never(), |item| *item));
             std::thread::sleep(Duration::from_millis(20));
             release.send(()).unwrap();
@@ -204,23 +212,12 @@ mod tests {
     #[test]
     fn a_waiter_stops_on_cancel_or_deadline_while_the_pool_is_busy() {
         let pool = Pool::new(vec![0u32]);
-        let (taken, held) = mpsc::channel();
-        let (release, wait_release) = mpsc::channel::<()>();
-        let shared = &pool;
         std::thread::scope(|s| {
-            s.spawn(move || {
-                shared
-                    .with_item(&StopSignal::never(), |_| {
-                        taken.send(()).unwrap();
-                        wait_release.recv().unwrap();
-                    })
-                    .unwrap();
-            });
-            held.recv().unwrap();
-
+            let release = hold_the_item(s, &pool);
             let stop = StopSignal::never();
             let waiting = stop.clone();
             let started = Instant::now();
+            let shared = &pool;
             let waiter = s.spawn(move || shared.with_item(&waiting, |_| ()));
             std::thread::sleep(Duration::from_millis(20));
             stop.cancel();
