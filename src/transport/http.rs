@@ -24,12 +24,12 @@ use axum::{
 };
 use tokio::net::TcpListener;
 use tonic::{metadata::MetadataMap, service::Interceptor, Code, GrpcMethod, Status};
-use tonic_types::{ErrorDetails, StatusExt};
+use tonic_types::StatusExt;
 
 use super::{
     metrics,
     server::FrontDoor,
-    status::{code_name, http_status},
+    status::{self, code_name, http_status},
     SummarizerService,
 };
 use crate::proto::{self, summarizer_server::Summarizer};
@@ -201,11 +201,7 @@ fn parse_body(bytes: &[u8]) -> Result<proto::AnalyzeRequest, Status> {
         return Err(Status::invalid_argument(message));
     }
     let message = format!("{message} (field {field})");
-    Err(Status::with_error_details(
-        Code::InvalidArgument,
-        message.clone(),
-        ErrorDetails::with_bad_request_violation(field, message),
-    ))
+    Err(status::invalid_field(&field, message))
 }
 
 async fn info(State(http): State<Http>, headers: HeaderMap) -> Response {

@@ -23,7 +23,12 @@ pub fn invalid(e: InvalidRequest) -> Status {
         InvalidRequest::TitleTooLong { .. } => "title",
         InvalidRequest::Language(_) => "language",
     };
-    let message = e.to_string();
+    invalid_field(field, e.to_string())
+}
+
+/// INVALID_ARGUMENT whose `google.rpc.BadRequest` names `field` (a path in
+/// the request) with the same message.
+pub fn invalid_field(field: &str, message: String) -> Status {
     Status::with_error_details(
         Code::InvalidArgument,
         message.clone(),
