@@ -3,60 +3,13 @@
 //! path whose score equals the best valid path's, found by brute force over
 //! every path of short inputs, with and without learned transitions.
 
+#[path = "common/iob2_oracle.rs"]
+mod iob2_oracle;
+
+use iob2_oracle::{brute_force_best, path_score, valid, LABELS};
 use khulasa::models::token_classifier::Transitions;
 use khulasa::tasks::entities::{chunks, viterbi, LabelScheme, Tag};
 use proptest::prelude::*;
-
-/// The real ANERcorp label set plus odd ones the parser must survive.
-const LABELS: [&str; 14] = [
-    "O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-MISC", "I-MISC", "B-PERS",
-    "I-PERS", "I-", "X-LOC", "B-",
-];
-
-fn valid(tags: &[Tag]) -> bool {
-    let mut prev = Tag::Outside;
-    for &t in tags {
-        if let Tag::Inside(x) = t {
-            if !matches!(prev, Tag::Begin(y) | Tag::Inside(y) if y == x) {
-                return false;
-            }
-        }
-        prev = t;
-    }
-    true
-}
-
-fn path_score(path: &[usize], lp: &[Vec<f32>], tr: Option<&Transitions>) -> f32 {
-    let mut s = 0.0;
-    for (i, &l) in path.iter().enumerate() {
-        s += lp[i][l];
-        if let Some(t) = tr {
-            s += match i {
-                0 => t.start.as_ref().map_or(0.0, |st| st[l]),
-                _ => t.scores[path[i - 1]][l],
-            };
-        }
-    }
-    s
-}
-
-/// The best score over every valid path, by enumeration.
-fn brute_force_best(lp: &[Vec<f32>], scheme: &LabelScheme, tr: Option<&Transitions>) -> f32 {
-    let n_labels = scheme.tags().len();
-    let mut best = f32::NEG_INFINITY;
-    let mut p = vec![0; lp.len()];
-    loop {
-        let t: Vec<Tag> = p.iter().map(|&l| scheme.tags()[l]).collect();
-        if valid(&t) {
-            best = best.max(path_score(&p, lp, tr));
-        }
-        let Some(i) = p.iter().rposition(|&l| l + 1 < n_labels) else {
-            return best;
-        };
-        p[i] += 1;
-        p[i + 1..].fill(0);
-    }
-}
 
 /// A label set (always with `O`, so a valid path exists), log-probabilities
 /// for up to 6 words and optional transitions.

@@ -3,15 +3,13 @@
 //! exactly the non-O words, in order, without overlap.
 #![no_main]
 
+#[path = "../../tests/common/iob2_oracle.rs"]
+mod iob2_oracle;
+
+use iob2_oracle::{brute_force_best, path_score, valid, LABELS};
 use khulasa::models::token_classifier::Transitions;
 use khulasa::tasks::entities::{chunks, viterbi, LabelScheme, Tag};
 use libfuzzer_sys::fuzz_target;
-
-/// Label pool: the real ANERcorp set plus odd ones the parser must survive.
-const LABELS: [&str; 14] = [
-    "O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-MISC", "I-MISC", "B-PERS",
-    "I-PERS", "I-", "X-LOC", "B-",
-];
 
 /// Reads bytes in order, yielding 0 once they run out.
 struct Bytes<'a>(std::slice::Iter<'a, u8>);
@@ -24,33 +22,6 @@ impl Bytes<'_> {
     fn score(&mut self) -> f32 {
         -f32::from(self.next()) / 8.0 - 0.01
     }
-}
-
-fn valid(tags: &[Tag]) -> bool {
-    let mut prev = Tag::Outside;
-    for &t in tags {
-        if let Tag::Inside(x) = t {
-            if !matches!(prev, Tag::Begin(y) | Tag::Inside(y) if y == x) {
-                return false;
-            }
-        }
-        prev = t;
-    }
-    true
-}
-
-fn path_score(path: &[usize], lp: &[Vec<f32>], tr: Option<&Transitions>) -> f32 {
-    let mut s = 0.0;
-    for (i, &l) in path.iter().enumerate() {
-        s += lp[i][l];
-        if let Some(t) = tr {
-            s += match i {
-                0 => t.start.as_ref().map_or(0.0, |st| st[l]),
-                _ => t.scores[path[i - 1]][l],
-            };
-        }
-    }
-    s
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -86,20 +57,7 @@ fuzz_target!(|data: &[u8]| {
         .is_some_and(|n| n <= 4096)
     {
         let got = path_score(&path, &lp, transitions.as_ref());
-        let mut best = f32::NEG_INFINITY;
-        let mut p = vec![0; n_words];
-        loop {
-            let t: Vec<Tag> = p.iter().map(|&l| scheme.tags()[l]).collect();
-            if valid(&t) {
-                best = best.max(path_score(&p, &lp, transitions.as_ref()));
-            }
-            // Next path in lexicographic order.
-            let Some(i) = p.iter().rposition(|&l| l + 1 < n_labels) else {
-                break;
-            };
-            p[i] += 1;
-            p[i + 1..].fill(0);
-        }
+        let best = brute_force_best(&lp, &scheme, transitions.as_ref());
         assert!(
             got >= best - 1e-3 * best.abs().max(1.0),
             "viterbi {got} < best {best}"
