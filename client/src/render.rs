@@ -86,10 +86,17 @@ pub fn analysis(rec: &SuccessRecord, text: &str, entities_requested: bool, color
         let _ = writeln!(out, "\n{b}Entities{r} ({})", rec.groups.len());
         if !rec.groups.is_empty() {
             // Name and latin last: right-to-left text of any width would
-            // break the alignment of any column after it.
+            // break the alignment of any column after it. The servers ship
+            // no romanizer today, so the latin column is named only when
+            // some group has one.
+            let latin_header = if rec.groups.iter().any(|g| !g.latin.is_empty()) {
+                "  (LATIN)"
+            } else {
+                ""
+            };
             let _ = writeln!(
                 out,
-                "{:<6} {:>8} {:>8}  NAME  (LATIN)",
+                "{:<6} {:>8} {:>8}  NAME{latin_header}",
                 "LABEL", "MENTIONS", "SALIENCE"
             );
             for g in &rec.groups {
@@ -341,12 +348,24 @@ mod tests {
             out.contains("LOC           1    0.500  القاهرة  (Cairo)"),
             "{out}"
         );
+        assert!(out.contains("SALIENCE  NAME  (LATIN)\n"), "{out}");
         assert!(
             out.find("Entities (2)") < out.find("Mentions (2)"),
             "groups come before the mention table: {out}"
         );
         assert!(out.contains("Summary (1 sentence)\n"), "{out}");
         assert!(!out.contains('\x1b'));
+    }
+
+    #[test]
+    fn no_latin_column_without_romanizations() {
+        let mut rec = record();
+        for g in &mut rec.groups {
+            g.latin.clear();
+        }
+        let out = analysis(&rec, TEXT, true, false);
+        assert!(out.contains("SALIENCE  NAME\n"), "{out}");
+        assert!(!out.contains("LATIN"), "{out}");
     }
 
     #[test]
