@@ -2,7 +2,6 @@
 //! (`tests/viterbi_props.rs`) and the `entities` fuzz target, which include
 //! this file by path, so the two check Viterbi against the same definition
 //! of a valid path and its score.
-#![allow(dead_code)]
 
 use khulasa::models::token_classifier::Transitions;
 use khulasa::tasks::entities::{LabelScheme, Tag};
